@@ -1,1 +1,78 @@
-fn main() {}
+//! `loanbook`: the one binary.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod quote;
+mod replay;
+
+#[derive(Parser)]
+#[command(
+    name = "loanbook",
+    version,
+    about = "Loanbook: origination and loan servicing on one data model"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the repayment schedule and disclosure figures (APR, net disbursed) for a terms file.
+    Quote(quote::QuoteArgs),
+    /// Print a loan's state at the end of a day, replayed from its terms and events.
+    Replay(replay::ReplayArgs),
+}
+
+/// Exit code for input that breaks a rule (invalid terms, unreadable file).
+pub const EXIT_INVALID_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Quote(args) => quote::run(&args),
+        Command::Replay(args) => replay::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(lines)) => {
+            for line in lines {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(EXIT_INVALID_INPUT)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// How a command failed: bad input (exit 2) or anything else (exit 1).
+pub enum Failure {
+    Invalid(Vec<String>),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// Read a whole file, or standard input when the path is `-`.
+pub fn read_input(path: &str) -> Result<String, Failure> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = if path == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    read.map_err(|e| Failure::Invalid(vec![format!("cannot read {path}: {e}")]))?;
+    Ok(text)
+}

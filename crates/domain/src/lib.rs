@@ -3,5 +3,16 @@
 //! Every rule a loan is run by lives here, so that the same code quotes a schedule, replays a loan's
 //! history and simulates a book.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod calendar;
+pub mod colending;
+pub mod delinquency;
+pub mod events;
+pub mod loan;
 pub mod money;
+pub mod schedule;
+pub mod terms;

@@ -1,0 +1,727 @@
+//! Loan events: the append-only, value-dated facts a loan's state is replayed from.
+//!
+//! The JSON form is versioned: an event object may carry `"v"` (default 1). Each version has its
+//! own document type, and older versions are upgraded to the current [`Event`] when read, so an
+//! event written today still replays after the code grows.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Date;
+use crate::money::{Currency, Money, format_minor};
+use crate::terms::{FieldError, Moratorium, parse_plain_decimal};
+
+/// The current version of the event JSON.
+pub const EVENT_VERSION: u32 = 1;
+
+/// Kinds of charge a `charge` event can levy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeKind {
+    Bounce,
+    Penal,
+    Other,
+}
+
+/// What a waiver reduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaiverComponent {
+    /// Charges due, oldest first.
+    Charges,
+    /// Interest due (overdue instalment interest), oldest first.
+    Interest,
+}
+
+/// How a prepayment re-shapes the remaining schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrepaymentAdjust {
+    /// Same number of instalments, lower instalment.
+    ReduceEmi,
+    /// Same instalment, fewer instalments.
+    ReduceTenure,
+}
+
+/// What a rate change keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateChangeKeep {
+    /// The instalment stays; the tenure moves.
+    Emi,
+    /// The tenure stays; the instalment moves.
+    Tenure,
+}
+
+/// One event, typed. Money is in minor units of the loan's currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Disbursement {
+        amount: i64,
+        reference: Option<String>,
+    },
+    Payment {
+        amount: i64,
+        reference: String,
+        channel: Option<String>,
+    },
+    PaymentReversal {
+        reference: String,
+        reason: Option<String>,
+    },
+    Charge {
+        kind: ChargeKind,
+        amount: i64,
+        reference: Option<String>,
+    },
+    Waiver {
+        component: WaiverComponent,
+        amount: i64,
+    },
+    Prepayment {
+        amount: i64,
+        adjust: PrepaymentAdjust,
+        reference: String,
+    },
+    RateChange {
+        annual_rate: Decimal,
+        keep: RateChangeKeep,
+    },
+    Restructure {
+        installments: Option<u32>,
+        installment_amount: Option<i64>,
+        moratorium: Option<Moratorium>,
+    },
+    WriteOff {
+        reason: Option<String>,
+    },
+    Recovery {
+        amount: i64,
+        reference: Option<String>,
+    },
+    Settlement {
+        amount: i64,
+        reference: Option<String>,
+    },
+    Foreclosure {
+        amount: i64,
+        reference: Option<String>,
+    },
+}
+
+impl EventKind {
+    /// The event's `type` name in JSON.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            EventKind::Disbursement { .. } => "disbursement",
+            EventKind::Payment { .. } => "payment",
+            EventKind::PaymentReversal { .. } => "payment_reversal",
+            EventKind::Charge { .. } => "charge",
+            EventKind::Waiver { .. } => "waiver",
+            EventKind::Prepayment { .. } => "prepayment",
+            EventKind::RateChange { .. } => "rate_change",
+            EventKind::Restructure { .. } => "restructure",
+            EventKind::WriteOff { .. } => "write_off",
+            EventKind::Recovery { .. } => "recovery",
+            EventKind::Settlement { .. } => "settlement",
+            EventKind::Foreclosure { .. } => "foreclosure",
+        }
+    }
+}
+
+/// A value-dated event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Value date: the day the event takes effect.
+    pub date: Date,
+    pub kind: EventKind,
+}
+
+/// Version 1 of the event JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventDocV1 {
+    Disbursement {
+        date: Date,
+        amount: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    Payment {
+        date: Date,
+        amount: String,
+        reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
+    PaymentReversal {
+        date: Date,
+        reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Charge {
+        date: Date,
+        kind: ChargeKind,
+        amount: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    Waiver {
+        date: Date,
+        component: WaiverComponent,
+        amount: String,
+    },
+    Prepayment {
+        date: Date,
+        amount: String,
+        adjust: PrepaymentAdjust,
+        reference: String,
+    },
+    RateChange {
+        date: Date,
+        annual_rate: String,
+        keep: RateChangeKeep,
+    },
+    Restructure {
+        date: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        installments: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        installment_amount: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moratorium: Option<Moratorium>,
+    },
+    WriteOff {
+        date: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Recovery {
+        date: Date,
+        amount: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    Settlement {
+        date: Date,
+        amount: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    Foreclosure {
+        date: Date,
+        amount: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+}
+
+/// Longest reference or free-text field accepted.
+pub const MAX_TEXT: usize = 200;
+
+fn amount(field: &str, s: &str, currency: Currency, positive: bool) -> Result<i64, FieldError> {
+    let m = Money::parse(s, currency)
+        .map_err(|e| FieldError::new(field, format!("must be a decimal amount: {e}")))?;
+    if positive && m.minor() <= 0 {
+        return Err(FieldError::new(field, "must be greater than zero"));
+    }
+    if m.minor() < 0 {
+        return Err(FieldError::new(field, "must not be negative"));
+    }
+    Ok(m.minor())
+}
+
+fn text(field: &str, s: &str) -> Result<String, FieldError> {
+    if s.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if s.chars().count() > MAX_TEXT {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+fn opt_text(field: &str, s: &Option<String>) -> Result<Option<String>, FieldError> {
+    s.as_deref().map(|s| text(field, s)).transpose()
+}
+
+impl EventDocV1 {
+    /// Check every field and type the event in the loan's currency.
+    pub fn parse(&self, currency: Currency) -> Result<Event, FieldError> {
+        use EventDocV1 as D;
+        let (date, kind) = match self {
+            D::Disbursement {
+                date,
+                amount: a,
+                reference,
+            } => (
+                *date,
+                EventKind::Disbursement {
+                    amount: amount("amount", a, currency, true)?,
+                    reference: opt_text("reference", reference)?,
+                },
+            ),
+            D::Payment {
+                date,
+                amount: a,
+                reference,
+                channel,
+            } => (
+                *date,
+                EventKind::Payment {
+                    amount: amount("amount", a, currency, true)?,
+                    reference: text("reference", reference)?,
+                    channel: opt_text("channel", channel)?,
+                },
+            ),
+            D::PaymentReversal {
+                date,
+                reference,
+                reason,
+            } => (
+                *date,
+                EventKind::PaymentReversal {
+                    reference: text("reference", reference)?,
+                    reason: opt_text("reason", reason)?,
+                },
+            ),
+            D::Charge {
+                date,
+                kind,
+                amount: a,
+                reference,
+            } => (
+                *date,
+                EventKind::Charge {
+                    kind: *kind,
+                    amount: amount("amount", a, currency, true)?,
+                    reference: opt_text("reference", reference)?,
+                },
+            ),
+            D::Waiver {
+                date,
+                component,
+                amount: a,
+            } => (
+                *date,
+                EventKind::Waiver {
+                    component: *component,
+                    amount: amount("amount", a, currency, true)?,
+                },
+            ),
+            D::Prepayment {
+                date,
+                amount: a,
+                adjust,
+                reference,
+            } => (
+                *date,
+                EventKind::Prepayment {
+                    amount: amount("amount", a, currency, true)?,
+                    adjust: *adjust,
+                    reference: text("reference", reference)?,
+                },
+            ),
+            D::RateChange {
+                date,
+                annual_rate,
+                keep,
+            } => {
+                let rate = parse_plain_decimal(annual_rate)
+                    .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED && r.scale() <= 6)
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            "annual_rate",
+                            "must be a decimal between 0 and 100 with at most 6 decimal places",
+                        )
+                    })?;
+                (
+                    *date,
+                    EventKind::RateChange {
+                        annual_rate: rate,
+                        keep: *keep,
+                    },
+                )
+            }
+            D::Restructure {
+                date,
+                installments,
+                installment_amount,
+                moratorium,
+            } => {
+                let installments = installments
+                    .map(|n| {
+                        u32::try_from(n)
+                            .ok()
+                            .filter(|n| (1..=crate::terms::MAX_INSTALLMENTS).contains(n))
+                            .ok_or_else(|| {
+                                FieldError::new("installments", "must be between 1 and 600")
+                            })
+                    })
+                    .transpose()?;
+                let installment_amount = installment_amount
+                    .as_deref()
+                    .map(|a| amount("installment_amount", a, currency, true))
+                    .transpose()?;
+                if installments.is_none() && installment_amount.is_none() && moratorium.is_none() {
+                    return Err(FieldError::new(
+                        "restructure",
+                        "needs at least one of installments, installment_amount and moratorium",
+                    ));
+                }
+                if let Some(m) = moratorium {
+                    if m.periods == 0 || m.periods > 60 {
+                        return Err(FieldError::new(
+                            "moratorium.periods",
+                            "must be between 1 and 60",
+                        ));
+                    }
+                }
+                (
+                    *date,
+                    EventKind::Restructure {
+                        installments,
+                        installment_amount,
+                        moratorium: *moratorium,
+                    },
+                )
+            }
+            D::WriteOff { date, reason } => (
+                *date,
+                EventKind::WriteOff {
+                    reason: opt_text("reason", reason)?,
+                },
+            ),
+            D::Recovery {
+                date,
+                amount: a,
+                reference,
+            } => (
+                *date,
+                EventKind::Recovery {
+                    amount: amount("amount", a, currency, true)?,
+                    reference: opt_text("reference", reference)?,
+                },
+            ),
+            D::Settlement {
+                date,
+                amount: a,
+                reference,
+            } => (
+                *date,
+                EventKind::Settlement {
+                    amount: amount("amount", a, currency, false)?,
+                    reference: opt_text("reference", reference)?,
+                },
+            ),
+            D::Foreclosure {
+                date,
+                amount: a,
+                reference,
+            } => (
+                *date,
+                EventKind::Foreclosure {
+                    amount: amount("amount", a, currency, true)?,
+                    reference: opt_text("reference", reference)?,
+                },
+            ),
+        };
+        if date.year() < crate::terms::MIN_YEAR || date.year() > crate::terms::MAX_YEAR {
+            return Err(FieldError::new(
+                "date",
+                format!(
+                    "must be between {} and {}",
+                    crate::terms::MIN_YEAR,
+                    crate::terms::MAX_YEAR
+                ),
+            ));
+        }
+        Ok(Event { date, kind })
+    }
+}
+
+impl Event {
+    /// Read one event from its JSON value, upgrading older versions.
+    pub fn from_json_value(
+        value: &serde_json::Value,
+        currency: Currency,
+    ) -> Result<Event, FieldError> {
+        let mut value = value.clone();
+        let version = match value.as_object_mut() {
+            Some(obj) => match obj.remove("v") {
+                None => 1,
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| FieldError::new("v", "must be a whole number"))?,
+            },
+            None => return Err(FieldError::new("event", "must be a JSON object")),
+        };
+        // An internally tagged enum buffers its fields, which hides the failing field's path;
+        // check the one typed field up front so its error names it.
+        if let Some(date) = value.get("date") {
+            match date.as_str() {
+                Some(text) => {
+                    text.parse::<Date>().map_err(|e| {
+                        FieldError::new("date", format!("must be a valid date YYYY-MM-DD ({e})"))
+                    })?;
+                }
+                None => return Err(FieldError::new("date", "must be a date string YYYY-MM-DD")),
+            }
+        }
+        match version {
+            1 => {
+                let doc: EventDocV1 = serde_path_to_error::deserialize(&value).map_err(|e| {
+                    let path = e.path().to_string();
+                    let field = if path == "." {
+                        "event".to_owned()
+                    } else {
+                        path
+                    };
+                    FieldError::new(field, e.inner().to_string())
+                })?;
+                doc.parse(currency)
+            }
+            v => Err(FieldError::new(
+                "v",
+                format!("event version {v} is not known (this build reads 1 to {EVENT_VERSION})"),
+            )),
+        }
+    }
+
+    /// Read a JSON array of events (or JSON lines, one object per line). Errors name the event's
+    /// position (`events[3].amount: …`).
+    pub fn list_from_json(text: &str, currency: Currency) -> Result<Vec<Event>, Vec<FieldError>> {
+        let trimmed = text.trim_start();
+        let values: Vec<serde_json::Value> = if trimmed.starts_with('[') {
+            serde_json::from_str(text)
+                .map_err(|e| vec![FieldError::new("events", e.to_string())])?
+        } else {
+            let mut out = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                out.push(serde_json::from_str(line).map_err(|e| {
+                    vec![FieldError::new(
+                        format!("events line {}", i + 1),
+                        e.to_string(),
+                    )]
+                })?);
+            }
+            out
+        };
+        let mut events = Vec::with_capacity(values.len());
+        let mut errors = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            match Event::from_json_value(v, currency) {
+                Ok(e) => events.push(e),
+                Err(e) => errors.push(FieldError::new(format!("events[{i}].{}", e.field), e.rule)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(events)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The current-version JSON document of this event.
+    pub fn to_doc(&self, currency: Currency) -> EventDocV1 {
+        let a = |m: i64| format_minor(m, currency.minor_digits());
+        let date = self.date;
+        match &self.kind {
+            EventKind::Disbursement { amount, reference } => EventDocV1::Disbursement {
+                date,
+                amount: a(*amount),
+                reference: reference.clone(),
+            },
+            EventKind::Payment {
+                amount,
+                reference,
+                channel,
+            } => EventDocV1::Payment {
+                date,
+                amount: a(*amount),
+                reference: reference.clone(),
+                channel: channel.clone(),
+            },
+            EventKind::PaymentReversal { reference, reason } => EventDocV1::PaymentReversal {
+                date,
+                reference: reference.clone(),
+                reason: reason.clone(),
+            },
+            EventKind::Charge {
+                kind,
+                amount,
+                reference,
+            } => EventDocV1::Charge {
+                date,
+                kind: *kind,
+                amount: a(*amount),
+                reference: reference.clone(),
+            },
+            EventKind::Waiver { component, amount } => EventDocV1::Waiver {
+                date,
+                component: *component,
+                amount: a(*amount),
+            },
+            EventKind::Prepayment {
+                amount,
+                adjust,
+                reference,
+            } => EventDocV1::Prepayment {
+                date,
+                amount: a(*amount),
+                adjust: *adjust,
+                reference: reference.clone(),
+            },
+            EventKind::RateChange { annual_rate, keep } => EventDocV1::RateChange {
+                date,
+                annual_rate: annual_rate.normalize().to_string(),
+                keep: *keep,
+            },
+            EventKind::Restructure {
+                installments,
+                installment_amount,
+                moratorium,
+            } => EventDocV1::Restructure {
+                date,
+                installments: installments.map(i64::from),
+                installment_amount: installment_amount.map(a),
+                moratorium: *moratorium,
+            },
+            EventKind::WriteOff { reason } => EventDocV1::WriteOff {
+                date,
+                reason: reason.clone(),
+            },
+            EventKind::Recovery { amount, reference } => EventDocV1::Recovery {
+                date,
+                amount: a(*amount),
+                reference: reference.clone(),
+            },
+            EventKind::Settlement { amount, reference } => EventDocV1::Settlement {
+                date,
+                amount: a(*amount),
+                reference: reference.clone(),
+            },
+            EventKind::Foreclosure { amount, reference } => EventDocV1::Foreclosure {
+                date,
+                amount: a(*amount),
+                reference: reference.clone(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(v: serde_json::Value) -> Result<Event, FieldError> {
+        Event::from_json_value(&v, Currency::INR)
+    }
+
+    #[test]
+    fn reads_the_documented_shapes() {
+        let e = read(
+            json!({"type": "payment", "date": "2024-02-01", "amount": "969.73",
+                            "reference": "UTR1", "channel": "nach"}),
+        )
+        .unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Payment {
+                amount: 96973,
+                reference: "UTR1".into(),
+                channel: Some("nach".into())
+            }
+        );
+        let e = read(json!({"type": "disbursement", "date": "2024-01-01", "amount": "20000.00"}))
+            .unwrap();
+        assert_eq!(e.date.to_string(), "2024-01-01");
+        let e = read(
+            json!({"v": 1, "type": "payment_reversal", "date": "2024-02-03",
+                            "reference": "UTR1", "reason": "insufficient funds"}),
+        )
+        .unwrap();
+        assert_eq!(e.kind.name(), "payment_reversal");
+    }
+
+    #[test]
+    fn round_trips_through_the_current_version() {
+        let events = [
+            json!({"type": "prepayment", "date": "2024-05-01", "amount": "5000.00",
+                   "adjust": "reduce_tenure", "reference": "P1"}),
+            json!({"type": "rate_change", "date": "2024-06-01", "annual_rate": "16.5", "keep": "emi"}),
+            json!({"type": "restructure", "date": "2024-07-01", "installments": 30,
+                   "moratorium": {"periods": 3, "interest": "capitalize"}}),
+            json!({"type": "waiver", "date": "2024-07-02", "component": "charges", "amount": "100.00"}),
+            json!({"type": "settlement", "date": "2024-08-01", "amount": "0.00"}),
+        ];
+        for v in events {
+            let e = read(v.clone()).unwrap();
+            let back = serde_json::to_value(e.to_doc(Currency::INR)).unwrap();
+            assert_eq!(read(back).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn refuses_bad_events_naming_the_field() {
+        let cases = [
+            (
+                json!({"type": "payment", "date": "2024-02-01", "amount": "-1.00", "reference": "U"}),
+                "amount",
+            ),
+            (
+                json!({"type": "payment", "date": "2024-02-01", "amount": "1.001", "reference": "U"}),
+                "amount",
+            ),
+            (
+                json!({"type": "payment", "date": "2024-02-01", "amount": "1.00"}),
+                "event",
+            ),
+            (
+                json!({"type": "payment", "date": "2024-02-30", "amount": "1.00", "reference": "U"}),
+                "date",
+            ),
+            (
+                json!({"type": "payment", "date": "2024-02-01", "amount": "1.00", "reference": "U", "x": 1}),
+                "event",
+            ),
+            (json!({"type": "gift", "date": "2024-02-01"}), "type"),
+            (
+                json!({"type": "rate_change", "date": "2024-02-01", "annual_rate": "101", "keep": "emi"}),
+                "annual_rate",
+            ),
+            (
+                json!({"type": "restructure", "date": "2024-02-01"}),
+                "restructure",
+            ),
+            (json!({"v": 9, "type": "payment"}), "v"),
+            (json!([1, 2]), "event"),
+        ];
+        for (v, field) in cases {
+            let err = read(v.clone()).unwrap_err();
+            assert!(err.field.starts_with(field), "{v}: {err}");
+        }
+    }
+
+    #[test]
+    fn lists_report_positions() {
+        let text = r#"[{"type": "disbursement", "date": "2024-01-01", "amount": "100.00"},
+                       {"type": "payment", "date": "2024-02-01", "amount": "x", "reference": "U"}]"#;
+        let errs = Event::list_from_json(text, Currency::INR).unwrap_err();
+        assert_eq!(errs[0].field, "events[1].amount");
+        let lines =
+            "{\"type\": \"disbursement\", \"date\": \"2024-01-01\", \"amount\": \"100.00\"}\n\n";
+        assert_eq!(
+            Event::list_from_json(lines, Currency::INR).unwrap().len(),
+            1
+        );
+    }
+}
