@@ -4,7 +4,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use loanbook_domain::calendar::Frequency;
-use loanbook_domain::schedule::{apr, build};
+use loanbook_domain::schedule::{apr, build, repayments};
 use loanbook_domain::terms::Terms;
 
 fn terms(method: &str, n: u32, basis: &str) -> Terms {
@@ -22,6 +22,9 @@ fn terms(method: &str, n: u32, basis: &str) -> Terms {
 
 fn schedules(c: &mut Criterion) {
     let emi = terms("emi", 360, "equal_periods");
+    c.bench_function("emi 360 monthly, equal periods (schedule only)", |b| {
+        b.iter(|| repayments(black_box(&emi)))
+    });
     c.bench_function("emi 360 monthly, equal periods (schedule + APR)", |b| {
         b.iter(|| build(black_box(&emi)))
     });

@@ -93,13 +93,26 @@ impl Rate {
     /// Unrounded interest in minor units on `balance` for the part [from, to) of a period [start, end).
     /// Daily bases count the days; equal periods charge the period rate pro rata by days.
     pub fn interest(&self, balance: i64, from: Date, to: Date, start: Date, end: Date) -> Decimal {
+        self.interest_at(self.period_rate(), balance, from, to, start, end)
+    }
+
+    /// [`Rate::interest`] with the period rate already computed (it costs two divisions).
+    pub fn interest_at(
+        &self,
+        period_rate: Decimal,
+        balance: i64,
+        from: Date,
+        to: Date,
+        start: Date,
+        end: Date,
+    ) -> Decimal {
         if balance == 0 || to <= from {
             return Decimal::ZERO;
         }
         match self.basis.day_count() {
             Some(dc) => dc.interest(balance, self.annual, from, to),
             None => {
-                let whole = Decimal::from(balance) * self.period_rate();
+                let whole = Decimal::from(balance) * period_rate;
                 if from <= start && to >= end {
                     whole
                 } else {
@@ -339,6 +352,9 @@ pub fn amortise(plan: &Plan<'_>) -> Result<Run, ScheduleError> {
     let mut base = Decimal::ZERO;
     let mut target = 0i64;
     let mut installment_amount = 0i64;
+    let period_rate = plan.rate.period_rate();
+    // The rounded instalment of a level run, settled with its base (stepped runs vary by row).
+    let mut level: Option<i64> = None;
 
     for i in 0..n {
         let due = plan.dates.due(i)?;
@@ -351,14 +367,18 @@ pub fn amortise(plan: &Plan<'_>) -> Result<Run, ScheduleError> {
         };
         let mut drawn = false;
         while let Some(d) = draws.next_if(|d| d.date < due) {
-            interest += plan.rate.interest(balance, seg, d.date, start, due);
+            interest += plan
+                .rate
+                .interest_at(period_rate, balance, seg, d.date, start, due);
             balance = balance
                 .checked_add(d.amount)
                 .ok_or(ScheduleError::OutOfRange)?;
             seg = seg.max(d.date);
             drawn = true;
         }
-        interest += plan.rate.interest(balance, seg, due, start, due);
+        interest += plan
+            .rate
+            .interest_at(period_rate, balance, seg, due, start, due);
         let mut regular = round_interest(interest, mode)?;
         let mut extra = if i == 0 { plan.first_extra_interest } else { 0 };
         if extra < 0 {
@@ -375,8 +395,13 @@ pub fn amortise(plan: &Plan<'_>) -> Result<Run, ScheduleError> {
             let remaining = amortising - j;
             if j == 0 || (drawn && !matches!(plan.sizing, Sizing::Fixed(_))) {
                 base = plan.base(balance, remaining)?;
-                if matches!(plan.sizing, Sizing::EqualPrincipal) {
-                    target = to_i64(round_to_integer(base, plan.rounding.installment.mode))?;
+                level = None;
+                match plan.sizing {
+                    Sizing::EqualPrincipal => {
+                        target = to_i64(round_to_integer(base, plan.rounding.installment.mode))?;
+                    }
+                    Sizing::Step { .. } | Sizing::InterestOnly => {}
+                    _ => level = Some(plan.target(base, 0)?),
                 }
             }
         }
@@ -435,7 +460,13 @@ pub fn amortise(plan: &Plan<'_>) -> Result<Run, ScheduleError> {
                     match plan.sizing {
                         Sizing::InterestOnly => 0,
                         Sizing::EqualPrincipal => target.min(balance),
-                        _ => (plan.target(base, j)? - regular).clamp(0, balance),
+                        _ => {
+                            let t = match level {
+                                Some(t) => t,
+                                None => plan.target(base, j)?,
+                            };
+                            (t - regular).clamp(0, balance)
+                        }
                     }
                 };
                 let interest_due = regular + extra + deferred;
@@ -491,8 +522,52 @@ fn broken_period_interest(
     Ok(sign * round_interest(value, mode)?)
 }
 
+/// The repayment rows of a loan and what was paid out against them, before the disclosure
+/// figures: what servicing needs, without the APR solve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repayments {
+    pub installments: Vec<Installment>,
+    pub installment_amount: i64,
+    /// The first disbursement net of deducted fees and deducted broken-period interest.
+    pub net_disbursed: i64,
+    pub broken_period_interest: i64,
+    pub fees_total: i64,
+}
+
 /// Build the full schedule and the disclosure figures for `terms`.
 pub fn build(terms: &Terms) -> Result<Schedule, ScheduleError> {
+    let r = repayments(terms)?;
+    let installments = r.installments;
+    let capitalised: i64 = installments.iter().map(|r| r.capitalised).sum();
+    let interest: i64 = installments.iter().map(|r| r.interest).sum::<i64>() + capitalised;
+    let payable: i64 = installments.iter().map(|r| r.total).sum();
+    let principal: i64 = installments.iter().map(|r| r.principal).sum::<i64>() - capitalised;
+
+    let d0 = terms.disbursement_date;
+    let mut flows = Vec::with_capacity(installments.len() + terms.tranches.len() + 1);
+    flows.push((d0, r.net_disbursed));
+    flows.extend(terms.tranches.iter().map(|d| (d.date, d.amount)));
+    flows.extend(installments.iter().map(|r| (r.due_date, -r.total)));
+    let apr = apr(d0, terms.frequency, &flows)?;
+
+    Ok(Schedule {
+        currency: terms.currency,
+        installment_amount: r.installment_amount,
+        installments,
+        totals: Totals {
+            principal,
+            interest,
+            fees: r.fees_total,
+            payable,
+        },
+        net_disbursed: r.net_disbursed,
+        broken_period_interest: r.broken_period_interest,
+        apr,
+    })
+}
+
+/// The repayment rows for `terms`: every method, moratorium, broken period, tranches and fees.
+pub fn repayments(terms: &Terms) -> Result<Repayments, ScheduleError> {
     let freq = terms.frequency;
     let d0 = terms.disbursement_date;
     let calendar = terms.calendar.as_ref();
@@ -616,32 +691,12 @@ pub fn build(terms: &Terms) -> Result<Schedule, ScheduleError> {
         }
     };
     installments.extend(rows);
-
-    let capitalised: i64 = installments.iter().map(|r| r.capitalised).sum();
-    let interest: i64 = installments.iter().map(|r| r.interest).sum::<i64>() + capitalised;
-    let payable: i64 = installments.iter().map(|r| r.total).sum();
-    let principal: i64 = installments.iter().map(|r| r.principal).sum::<i64>() - capitalised;
-    let net_disbursed = terms.principal - withheld - bpi_deducted;
-
-    let mut flows = Vec::with_capacity(installments.len() + drawdowns.len() + 1);
-    flows.push((d0, net_disbursed));
-    flows.extend(drawdowns.iter().map(|d| (d.date, d.amount)));
-    flows.extend(installments.iter().map(|r| (r.due_date, -r.total)));
-    let apr = apr(d0, freq, &flows)?;
-
-    Ok(Schedule {
-        currency: terms.currency,
-        installment_amount,
+    Ok(Repayments {
         installments,
-        totals: Totals {
-            principal,
-            interest,
-            fees: fees_total,
-            payable,
-        },
-        net_disbursed,
+        installment_amount,
+        net_disbursed: terms.principal - withheld - bpi_deducted,
         broken_period_interest: bpi,
-        apr,
+        fees_total,
     })
 }
 
@@ -773,7 +828,10 @@ pub fn irr(flows: &[(f64, f64)]) -> Option<f64> {
             let mut last_t = 0.0;
             let mut pw = 1.0;
             for &(t, cf) in flows {
-                if t != last_t {
+                if t == last_t + 1.0 {
+                    pw *= x;
+                    last_t = t;
+                } else if t != last_t {
                     pw = x.powf(t);
                     last_t = t;
                 }
