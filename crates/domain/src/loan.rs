@@ -7,8 +7,7 @@
 //! event and no due date are run in bulk with the same result as one at a time, so a replay costs
 //! in proportion to events and instalments, not days.
 
-use std::collections::BTreeMap;
-
+use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -200,6 +199,10 @@ pub struct Engine {
     pub charges: Vec<ChargeDue>,
     /// Dues `[..fallen]` have fallen due.
     fallen: usize,
+    /// Dues `[..settled]` (never past `fallen`) have nothing unpaid: the scans for what is owed
+    /// start here. Zero is always a correct value.
+    #[serde(default)]
+    settled: usize,
     period_start: Date,
     seg_start: Date,
     carried: Decimal,
@@ -211,7 +214,9 @@ pub struct Engine {
     pub prepaid: i64,
     /// Money held above dues, by the receipt it came from, oldest first.
     pub excess: Vec<(String, i64)>,
-    pub receipts: BTreeMap<String, Receipt>,
+    /// Receipts by reference, in the order received (a hash index: replays look them up
+    /// thousands of times).
+    pub receipts: IndexMap<String, Receipt>,
     pub penal_accrued: i64,
     pub classification: Classification,
     pub history: Vec<(Date, Classification)>,
@@ -249,6 +254,7 @@ impl Engine {
             dues: Vec::new(),
             charges: Vec::new(),
             fallen: 0,
+            settled: 0,
             period_start: terms.disbursement_date,
             seg_start: terms.disbursement_date,
             carried: Decimal::ZERO,
@@ -257,7 +263,7 @@ impl Engine {
             capitalised: 0,
             prepaid: 0,
             excess: Vec::new(),
-            receipts: BTreeMap::new(),
+            receipts: IndexMap::new(),
             penal_accrued: 0,
             classification: Classification::Standard,
             history: Vec::new(),
@@ -363,8 +369,16 @@ impl Engine {
     }
 
     /// The oldest date on which something is still unpaid, for DPD.
+    /// Move `settled` past every leading due that has nothing unpaid.
+    fn advance_settled(&mut self) {
+        self.settled = self.settled.min(self.fallen);
+        while self.settled < self.fallen && self.dues[self.settled].unpaid() == 0 {
+            self.settled += 1;
+        }
+    }
+
     fn oldest_unpaid(&self) -> Option<Date> {
-        let due = self.dues[..self.fallen]
+        let due = self.dues[self.settled.min(self.fallen)..self.fallen]
             .iter()
             .find(|d| d.unpaid() > 0)
             .map(|d| d.due_date);
@@ -615,13 +629,14 @@ impl Engine {
                 partner_parts: parts,
             });
         }
+        self.advance_settled();
         lines
     }
 
     /// The order in which dues are filled, per `terms.allocation`.
     fn slots(&self, terms: &Terms, day: Date) -> Vec<(Target, Component)> {
         let order = terms.allocation.order;
-        let dues: Vec<usize> = (0..self.fallen)
+        let dues: Vec<usize> = (self.settled.min(self.fallen)..self.fallen)
             .filter(|&i| self.dues[i].due_date <= day && self.dues[i].unpaid() > 0)
             .collect();
         let mut charges: Vec<usize> = (0..self.charges.len())
@@ -888,14 +903,15 @@ impl Engine {
             prepaid_parts: Vec::new(),
             reversed: false,
         };
-        self.receipts.insert(reference.to_owned(), receipt);
         let rest = amount - used;
         if rest > 0 {
             self.excess.push((reference.to_owned(), rest));
         }
-        self.receipts
-            .get_mut(reference)
-            .ok_or(("reference", "receipt missing".to_owned()))
+        Ok(self
+            .receipts
+            .entry(reference.to_owned())
+            .insert_entry(receipt)
+            .into_mut())
     }
 
     /// Use held money of `reference` to repay principal ahead of schedule.
@@ -1327,6 +1343,8 @@ impl Engine {
                 ),
             ));
         }
+        // What was paid becomes unpaid again: the scans restart from the first due.
+        self.settled = 0;
         for line in &receipt.lines {
             match (line.target, line.component) {
                 (Target::Due(i), Component::Principal) => {
