@@ -110,6 +110,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The reference of money received, which a `payment_reversal` can name.
+    pub fn receipt_reference(&self) -> Option<&str> {
+        match self {
+            EventKind::Payment { reference, .. } | EventKind::Prepayment { reference, .. } => {
+                Some(reference)
+            }
+            EventKind::Recovery { reference, .. }
+            | EventKind::Settlement { reference, .. }
+            | EventKind::Foreclosure { reference, .. } => reference.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The event's `type` name in JSON.
     pub const fn name(&self) -> &'static str {
         match self {

@@ -156,7 +156,6 @@ pub struct Receipt {
     /// Principal repaid ahead of schedule from this receipt.
     pub prepaid: i64,
     pub prepaid_parts: Vec<i64>,
-    pub reversed: bool,
 }
 
 /// Running totals for one co-lender.
@@ -166,14 +165,13 @@ pub struct PartnerLedger {
     /// Principal funded: its share of disbursements, financed fees and capitalised interest.
     pub principal_funded: i64,
     pub principal_received: i64,
-    pub principal_written_off: i64,
     pub interest_received: i64,
     pub charges_received: i64,
 }
 
 impl PartnerLedger {
     pub fn principal_outstanding(&self) -> i64 {
-        self.principal_funded - self.principal_received - self.principal_written_off
+        self.principal_funded - self.principal_received
     }
 }
 
@@ -546,6 +544,13 @@ impl Engine {
                     });
                 }
             }
+            // Money held in advance pays charges levied today (a bounce, penal charges) too.
+            if !self.excess.is_empty()
+                && terms.excess != ExcessHandling::Refund
+                && self.charges_due() > 0
+            {
+                self.apply_excess(terms, day);
+            }
             let d = self.dpd(day);
             self.classify(day, d);
             if self.is_repaid() {
@@ -700,8 +705,23 @@ impl Engine {
                 );
                 colending::by_weights(amount, &weights, &terms.partners)
             }
+            (_, Component::Principal, _) => self.principal_parts(terms, amount),
             _ => colending::by_share(amount, &terms.partners),
         }
+    }
+
+    /// Principal repaid is split by the partners' principal outstanding, so no partner is ever
+    /// repaid more than it lent and repaying the whole outstanding clears every partner exactly.
+    fn principal_parts(&self, terms: &Terms, amount: i64) -> Vec<i64> {
+        let weights: Vec<i64> = self
+            .partners
+            .iter()
+            .map(PartnerLedger::principal_outstanding)
+            .collect();
+        if weights.iter().all(|w| *w <= 0) {
+            return colending::by_share(amount, &terms.partners);
+        }
+        colending::by_weights(amount, &weights, &terms.partners)
     }
 
     fn credit_partners(&mut self, component: Component, parts: &[i64], sign: i64) {
@@ -901,7 +921,6 @@ impl Engine {
             lines,
             prepaid: 0,
             prepaid_parts: Vec::new(),
-            reversed: false,
         };
         let rest = amount - used;
         if rest > 0 {
@@ -945,7 +964,7 @@ impl Engine {
         let parts = if terms.partners.is_empty() {
             Vec::new()
         } else {
-            colending::by_share(take, &terms.partners)
+            self.principal_parts(terms, take)
         };
         self.credit_partners(Component::Principal, &parts, 1);
         if let Some(r) = self.receipts.get_mut(reference) {
@@ -1020,7 +1039,8 @@ impl Engine {
                 self.receive(terms, day, reference, *amount)?;
                 self.prepay_from_excess(terms, day, reference, *adjust)?;
             }
-            EventKind::PaymentReversal { reference, .. } => self.reverse(terms, day, reference)?,
+            // Checked and applied by `run`: the reversed receipt is left out of the replay.
+            EventKind::PaymentReversal { .. } => {}
             EventKind::Charge {
                 kind,
                 amount,
@@ -1321,64 +1341,6 @@ impl Engine {
         Ok(())
     }
 
-    fn reverse(&mut self, terms: &Terms, day: Date, reference: &str) -> Res<()> {
-        let Some(receipt) = self.receipts.get(reference).cloned() else {
-            return Err((
-                "reference",
-                format!("no payment `{reference}` on this loan"),
-            ));
-        };
-        if receipt.reversed {
-            return Err((
-                "reference",
-                format!("payment `{reference}` is already reversed"),
-            ));
-        }
-        if receipt.date > day {
-            return Err((
-                "date",
-                format!(
-                    "is before the payment `{reference}` it reverses ({})",
-                    receipt.date
-                ),
-            ));
-        }
-        // What was paid becomes unpaid again: the scans restart from the first due.
-        self.settled = 0;
-        for line in &receipt.lines {
-            match (line.target, line.component) {
-                (Target::Due(i), Component::Principal) => {
-                    self.dues[i].paid_principal -= line.amount
-                }
-                (Target::Due(i), _) => self.dues[i].paid_interest -= line.amount,
-                (Target::Charge(i), _) => self.charges[i].paid -= line.amount,
-            }
-            self.credit_partners(line.component, &line.partner_parts, -1);
-        }
-        self.excess.retain(|(r, _)| r != reference);
-        if receipt.prepaid > 0 {
-            // The principal repaid ahead comes back; the rest of the schedule is re-shaped on it.
-            self.credit_partners(Component::Principal, &receipt.prepaid_parts, -1);
-            self.prepaid -= receipt.prepaid;
-            let balance = self.scheduled_balance() + receipt.prepaid;
-            let count = self.remaining_count();
-            let moratorium = self.remaining_moratorium(terms);
-            let sizing = self.sizing(terms, None);
-            self.reschedule(terms, day, balance, count, sizing, moratorium)?;
-        }
-        if let Some(r) = self.receipts.get_mut(reference) {
-            r.reversed = true;
-            r.lines.clear();
-            r.prepaid = 0;
-        }
-        // A bounce may reopen a loan closed by that payment.
-        if self.status == Status::Closed {
-            self.status = Status::Active;
-            self.closed_on = None;
-        }
-        Ok(())
-    }
-
     fn waive(&mut self, component: WaiverComponent, amount: i64) {
         let mut left = amount;
         match component {
@@ -1511,6 +1473,59 @@ impl Engine {
 // Replay
 // ---------------------------------------------------------------------------------------------
 
+/// The receipts reversed on or before `as_of`, by reference: (receipt date, reversal date). Every
+/// reversal must name an earlier receipt of the list that is not reversed already.
+fn voided_receipts<'a>(
+    order: &[(usize, &'a Event)],
+    as_of: Date,
+) -> Result<std::collections::HashMap<&'a str, (Date, Date)>, ReplayError> {
+    let mut receipts: std::collections::HashMap<&'a str, Date> = std::collections::HashMap::new();
+    let mut voided = std::collections::HashMap::new();
+    for &(index, event) in order {
+        if event.date > as_of {
+            break;
+        }
+        if let Some(r) = event.kind.receipt_reference() {
+            receipts.entry(r).or_insert(event.date);
+        }
+        if let EventKind::PaymentReversal { reference, .. } = &event.kind {
+            let Some(&paid) = receipts.get(reference.as_str()) else {
+                let rule = match order
+                    .iter()
+                    .find(|(_, e)| e.kind.receipt_reference() == Some(reference))
+                {
+                    Some((_, e)) => (
+                        "date",
+                        format!(
+                            "is before the payment `{reference}` it reverses ({})",
+                            e.date
+                        ),
+                    ),
+                    None => (
+                        "reference",
+                        format!("no payment `{reference}` on this loan"),
+                    ),
+                };
+                return Err(fail(index, event, rule));
+            };
+            if voided
+                .insert(reference.as_str(), (paid, event.date))
+                .is_some()
+            {
+                return Err(fail(
+                    index,
+                    event,
+                    (
+                        "reference",
+                        format!("payment `{reference}` is already reversed"),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(voided)
+}
+
 /// Events in application order: by value date, ties in recorded order (their order in the list).
 fn ordered(events: &[Event]) -> Vec<(usize, &Event)> {
     let mut v: Vec<(usize, &Event)> = events.iter().enumerate().collect();
@@ -1531,8 +1546,31 @@ fn fail(index: usize, event: &Event, (field, rule): (&'static str, String)) -> R
 impl Engine {
     /// Apply every event dated after the engine's day and on or before `as_of`, running each
     /// day-end, and stop at the end of `as_of`.
+    ///
+    /// A `payment_reversal` dated on or before `as_of` takes its receipt out of the replay
+    /// altogether: from the reversal's date on, the loan's whole history reads as if that money
+    /// never came (a bounced instalment was never paid). Before that date the receipt stands.
     pub fn run(&mut self, terms: &Terms, events: &[Event], as_of: Date) -> Result<(), ReplayError> {
         let order = ordered(events);
+        let voided = voided_receipts(&order, as_of)?;
+        if let Some(day) = self.day {
+            // A receipt this engine already applied has been reversed since: start again.
+            let applied_then_reversed = order.iter().any(|(_, e)| {
+                e.date <= day
+                    && e.kind
+                        .receipt_reference()
+                        .is_some_and(|r| voided.get(r).is_some_and(|(_, reversed)| *reversed > day))
+            });
+            if applied_then_reversed {
+                *self = Engine::new(terms);
+            }
+        }
+        let is_voided = |e: &Event| {
+            e.kind
+                .receipt_reference()
+                .and_then(|r| voided.get(r))
+                .is_some_and(|(date, _)| *date == e.date)
+        };
         let start = self.day;
         let mut i = 0;
         while i < order.len() {
@@ -1558,8 +1596,10 @@ impl Engine {
             while i < order.len() && order[i].1.date == day {
                 let (index, event) = order[i];
                 let first = self.status == Status::Pending;
-                self.apply(terms, event)
-                    .map_err(|e| fail(index, event, e))?;
+                if !is_voided(event) {
+                    self.apply(terms, event)
+                        .map_err(|e| fail(index, event, e))?;
+                }
                 if first {
                     self.start_day(terms, day)
                         .map_err(|e| fail(index, event, e))?;
