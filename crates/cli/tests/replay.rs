@@ -144,6 +144,7 @@ fn invalid_events_exit_2_naming_the_event_and_rule() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn tempdir() -> PathBuf {

@@ -1479,8 +1479,14 @@ fn voided_receipts<'a>(
     order: &[(usize, &'a Event)],
     as_of: Date,
 ) -> Result<std::collections::HashMap<&'a str, (Date, Date)>, ReplayError> {
-    let mut receipts: std::collections::HashMap<&'a str, Date> = std::collections::HashMap::new();
     let mut voided = std::collections::HashMap::new();
+    if !order
+        .iter()
+        .any(|(_, e)| matches!(e.kind, EventKind::PaymentReversal { .. }))
+    {
+        return Ok(voided);
+    }
+    let mut receipts: std::collections::HashMap<&'a str, Date> = std::collections::HashMap::new();
     for &(index, event) in order {
         if event.date > as_of {
             break;
@@ -1566,10 +1572,11 @@ impl Engine {
             }
         }
         let is_voided = |e: &Event| {
-            e.kind
-                .receipt_reference()
-                .and_then(|r| voided.get(r))
-                .is_some_and(|(date, _)| *date == e.date)
+            !voided.is_empty()
+                && e.kind
+                    .receipt_reference()
+                    .and_then(|r| voided.get(r))
+                    .is_some_and(|(date, _)| *date == e.date)
         };
         let start = self.day;
         let mut i = 0;
