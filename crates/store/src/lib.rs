@@ -1,0 +1,263 @@
+//! Loanbook persistence. One [`Store`] interface with a SQLite implementation (the embedded
+//! default) and a PostgreSQL one (production), each with its own embedded migrations and both
+//! held to one contract test suite.
+//!
+//! The store keeps what the domain cannot: loans with their frozen terms, each loan's append-only
+//! event stream, projections for queries, idempotency records, the hash-chained audit log, the
+//! outbox, users and API tokens. Every command is written by [`Store::commit`] in one transaction.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod audit;
+mod sql;
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use audit::{AuditRecord, ChainBreak, GENESIS_HASH, chain_hash, verify_chain};
+pub use sql::{PgStore, SqliteStore};
+
+/// What can go wrong in the store. `VersionConflict` and `Retryable` are for the caller to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the loan changed meanwhile: expected version {expected}, found {actual}")]
+    VersionConflict { expected: i64, actual: i64 },
+    #[error("idempotency key `{key}` was already used")]
+    IdempotencyConflict { key: String },
+    #[error("{what} already exists")]
+    Duplicate { what: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("the database is busy; try again ({0})")]
+    Retryable(String),
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("database: {0}")]
+    Database(String),
+    #[error("migrations: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether running the same command again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::VersionConflict { .. } | StoreError::Retryable(_)
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A user of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// For the `partner` role: the co-lending partner whose loans it may read.
+    pub partner_id: Option<String>,
+    pub created_at: String,
+}
+
+/// The audit facts of one command; the store numbers and chains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// SHA-256 of the request as received.
+    pub request_digest: String,
+    /// Ids of the events the command appended (`loan_id:seq`).
+    pub event_ids: Vec<String>,
+}
+
+/// A loan as booked: its frozen terms and their hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoanRecord {
+    pub id: String,
+    pub book_id: String,
+    pub loan_number: String,
+    pub borrower_id: Option<String>,
+    pub product_id: Option<String>,
+    pub product_version: Option<i64>,
+    /// The canonical terms JSON.
+    pub terms: String,
+    pub terms_hash: String,
+    pub partner_ids: Vec<String>,
+    pub created_at: String,
+}
+
+/// An event to append: its value date and its JSON document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub value_date: String,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub loan_id: String,
+    pub seq: i64,
+    pub value_date: String,
+    pub event: String,
+    pub recorded_at: String,
+    pub command_id: String,
+}
+
+/// The queryable state of a loan after its latest command: derived, rebuildable by replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projection {
+    pub loan_id: String,
+    /// The sequence number of the loan's last event.
+    pub version: i64,
+    pub as_of: String,
+    pub status: String,
+    pub classification: String,
+    pub dpd: i64,
+    pub principal_outstanding: i64,
+    pub total_overdue: i64,
+    /// The replay state JSON.
+    pub state: String,
+}
+
+/// An event for subscribers, written in the same transaction as the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOutbox {
+    pub id: String,
+    pub loan_id: Option<String>,
+    pub topic: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub position: i64,
+    pub id: String,
+    pub loan_id: Option<String>,
+    pub topic: String,
+    pub payload: String,
+    pub created_at: String,
+}
+
+/// The response stored under an idempotency key, replayed for a repeated request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Who the key belongs to (the user), so two users' keys never collide.
+    pub scope: String,
+    pub key: String,
+    pub request_digest: String,
+    pub status: i64,
+    pub body: String,
+}
+
+/// Everything one loan command writes, atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandWrite {
+    pub command_id: String,
+    pub at: String,
+    pub loan_id: String,
+    /// The loan's version the command was decided on: 0 when it books the loan.
+    pub expected_version: i64,
+    pub new_loan: Option<LoanRecord>,
+    pub events: Vec<NewEvent>,
+    pub projection: Projection,
+    pub audit: AuditEntry,
+    pub outbox: Vec<NewOutbox>,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// Filters for listing loans, with keyset pagination on the loan id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoanFilter {
+    pub status: Option<String>,
+    pub classification: Option<String>,
+    pub dpd_min: Option<i64>,
+    pub dpd_max: Option<i64>,
+    pub partner_id: Option<String>,
+    /// Only loans with an id greater than this.
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Create a book (tenant) unless it exists.
+    async fn ensure_book(
+        &self,
+        id: &str,
+        name: &str,
+        business_date: &str,
+        at: &str,
+    ) -> Result<(), StoreError>;
+    async fn business_date(&self, book_id: &str) -> Result<String, StoreError>;
+
+    /// Create a user, with its audit record.
+    async fn create_user(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
+    async fn user_count(&self) -> Result<i64, StoreError>;
+    /// Store a token's hash for a user, with its audit record.
+    async fn create_token(
+        &self,
+        hash: &str,
+        user_id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// The user of a token that is not revoked.
+    async fn user_by_token(&self, hash: &str) -> Result<Option<User>, StoreError>;
+
+    /// Write one loan command in one transaction: the version check, the events with the next
+    /// sequence numbers, the projection, the chained audit record, the outbox and the
+    /// idempotency record. Returns the sequence numbers of the appended events.
+    async fn commit(&self, write: &CommandWrite) -> Result<Vec<i64>, StoreError>;
+
+    async fn loan(&self, id: &str) -> Result<Option<LoanRecord>, StoreError>;
+    async fn events(&self, loan_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError>;
+    async fn list_loans(&self, filter: &LoanFilter) -> Result<Vec<Projection>, StoreError>;
+    async fn loan_ids(&self) -> Result<Vec<String>, StoreError>;
+
+    async fn idempotency(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// The audit log in order.
+    async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Outbox messages after a position, in order.
+    async fn outbox_after(
+        &self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+}
+
+/// Open the database at `url` (`sqlite://PATH` or `postgres://…`) and bring its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,657 @@
+//! The SQLite and PostgreSQL stores. Their SQL is the same (`$n` placeholders, `ON CONFLICT`,
+//! text dates), so one macro writes both implementations; what differs is stated where it
+//! differs: connection set-up, migrations, and how the audit chain's head is locked.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+
+use crate::audit::{AuditRecord, chain_hash};
+use crate::{
+    AuditEntry, Backend, CommandWrite, IdempotencyRecord, LoanFilter, LoanRecord, OutboxMessage,
+    Projection, Store, StoreError, StoredEvent, User,
+};
+
+/// SQLite: one writer connection (SQLite admits one writer at a time; queuing in the pool is
+/// cheaper than retrying busy errors) and a few readers, in WAL mode.
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+/// PostgreSQL: one pool.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(db_err)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(db_err)?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(PgStore { pool })
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Map a driver error: serialisation failures, deadlocks and busy databases are retryable.
+fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+            // PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+            // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT.
+            if matches!(
+                code.as_str(),
+                "40001" | "40P01" | "55P03" | "5" | "6" | "517"
+            ) {
+                StoreError::Retryable(d.message().to_owned())
+            } else {
+                StoreError::Database(e.to_string())
+            }
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Retryable("no connection free".into()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+type LoanRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+    String,
+    String,
+);
+
+type ProjectionRow = (String, i64, String, String, String, i64, i64, i64, String);
+
+fn projection(r: ProjectionRow) -> Projection {
+    Projection {
+        loan_id: r.0,
+        version: r.1,
+        as_of: r.2,
+        status: r.3,
+        classification: r.4,
+        dpd: r.5,
+        principal_outstanding: r.6,
+        total_overdue: r.7,
+        state: r.8,
+    }
+}
+
+type UserRow = (String, String, String, Option<String>, String);
+
+fn user(r: UserRow) -> User {
+    User {
+        id: r.0,
+        name: r.1,
+        role: r.2,
+        partner_id: r.3,
+        created_at: r.4,
+    }
+}
+
+const PROJECTION_COLUMNS: &str = "p.loan_id, p.version, p.as_of, p.status, p.classification, p.dpd, \
+     p.principal_outstanding, p.total_overdue, p.state";
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $backend:expr, $lock_head:literal) => {
+        impl $store {
+            /// Append one audit record inside `tx`, chained to the head, which the transaction
+            /// holds locked until it ends.
+            async fn append_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                entry: &AuditEntry,
+            ) -> Result<(), StoreError> {
+                let (seq, prev): (i64, String) = sqlx::query_as(concat!(
+                    "SELECT seq, hash FROM audit_head WHERE id = 1",
+                    $lock_head
+                ))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                let seq = seq + 1;
+                let hash = chain_hash(&prev, seq, entry);
+                let event_ids = serde_json::to_string(&entry.event_ids)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO audit_log (seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(seq)
+                .bind(&entry.at)
+                .bind(&entry.actor)
+                .bind(&entry.action)
+                .bind(&entry.target)
+                .bind(&entry.request_digest)
+                .bind(event_ids)
+                .bind(&prev)
+                .bind(&hash)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(&hash)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn commit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                w: &CommandWrite,
+            ) -> Result<Vec<i64>, StoreError> {
+                if let Some(loan) = &w.new_loan {
+                    sqlx::query(
+                        "INSERT INTO loans (id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&loan.id)
+                    .bind(&loan.book_id)
+                    .bind(&loan.loan_number)
+                    .bind(&loan.borrower_id)
+                    .bind(&loan.product_id)
+                    .bind(loan.product_version)
+                    .bind(&loan.terms)
+                    .bind(&loan.terms_hash)
+                    .bind(&loan.created_at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            StoreError::Duplicate {
+                                what: format!("loan number `{}`", loan.loan_number),
+                            }
+                        } else {
+                            db_err(e)
+                        }
+                    })?;
+                    for partner in &loan.partner_ids {
+                        sqlx::query("INSERT INTO loan_partners (loan_id, partner_id) VALUES ($1, $2)")
+                            .bind(&loan.id)
+                            .bind(partner)
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                }
+                let (actual,): (i64,) = sqlx::query_as(
+                    "SELECT COALESCE(MAX(seq), 0) FROM loan_events WHERE loan_id = $1",
+                )
+                .bind(&w.loan_id)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                if actual != w.expected_version {
+                    return Err(StoreError::VersionConflict {
+                        expected: w.expected_version,
+                        actual,
+                    });
+                }
+                let mut seqs = Vec::with_capacity(w.events.len());
+                for (k, e) in w.events.iter().enumerate() {
+                    let seq = w.expected_version + 1 + k as i64;
+                    sqlx::query(
+                        "INSERT INTO loan_events (loan_id, seq, value_date, event, recorded_at, command_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&w.loan_id)
+                    .bind(seq)
+                    .bind(&e.value_date)
+                    .bind(&e.event)
+                    .bind(&w.at)
+                    .bind(&w.command_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|err| {
+                        // Another command took this sequence number first.
+                        if is_unique_violation(&err) {
+                            StoreError::VersionConflict {
+                                expected: w.expected_version,
+                                actual: seq,
+                            }
+                        } else {
+                            db_err(err)
+                        }
+                    })?;
+                    seqs.push(seq);
+                }
+                let p = &w.projection;
+                sqlx::query(
+                    "INSERT INTO loan_projections (loan_id, version, as_of, status, classification, dpd, principal_outstanding, total_overdue, state) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (loan_id) DO UPDATE SET version = excluded.version, as_of = excluded.as_of, \
+                     status = excluded.status, classification = excluded.classification, dpd = excluded.dpd, \
+                     principal_outstanding = excluded.principal_outstanding, total_overdue = excluded.total_overdue, \
+                     state = excluded.state",
+                )
+                .bind(&w.loan_id)
+                .bind(p.version)
+                .bind(&p.as_of)
+                .bind(&p.status)
+                .bind(&p.classification)
+                .bind(p.dpd)
+                .bind(p.principal_outstanding)
+                .bind(p.total_overdue)
+                .bind(&p.state)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                if let Some(i) = &w.idempotency {
+                    sqlx::query(
+                        "INSERT INTO idempotency_keys (scope, key, request_digest, status, body, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&i.scope)
+                    .bind(&i.key)
+                    .bind(&i.request_digest)
+                    .bind(i.status)
+                    .bind(&i.body)
+                    .bind(&w.at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            StoreError::IdempotencyConflict { key: i.key.clone() }
+                        } else {
+                            db_err(e)
+                        }
+                    })?;
+                }
+                for o in &w.outbox {
+                    sqlx::query(
+                        "INSERT INTO outbox (id, loan_id, topic, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&o.id)
+                    .bind(&o.loan_id)
+                    .bind(&o.topic)
+                    .bind(&o.payload)
+                    .bind(&w.at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                // Last, so the chain head is held locked for as short a time as possible.
+                Self::append_audit(tx, &w.audit).await?;
+                Ok(seqs)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn ensure_book(
+                &self,
+                id: &str,
+                name: &str,
+                business_date: &str,
+                at: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO books (id, name, business_date, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(business_date)
+                .bind(at)
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn business_date(&self, book_id: &str) -> Result<String, StoreError> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT business_date FROM books WHERE id = $1")
+                        .bind(book_id)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err(db_err)?;
+                row.map(|r| r.0).ok_or_else(|| StoreError::NotFound {
+                    what: format!("book `{book_id}`"),
+                })
+            }
+
+            async fn create_user(&self, u: &User, audit: &AuditEntry) -> Result<(), StoreError> {
+                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO users (id, name, role, partner_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&u.id)
+                .bind(&u.name)
+                .bind(&u.role)
+                .bind(&u.partner_id)
+                .bind(&u.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Duplicate {
+                            what: format!("user `{}`", u.name),
+                        }
+                    } else {
+                        db_err(e)
+                    }
+                })?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT id, name, role, partner_id, created_at FROM users WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(user))
+            }
+
+            async fn user_count(&self) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                Ok(n)
+            }
+
+            async fn create_token(
+                &self,
+                hash: &str,
+                user_id: &str,
+                audit: &AuditEntry,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                sqlx::query("INSERT INTO api_tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(hash)
+                    .bind(user_id)
+                    .bind(&audit.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn user_by_token(&self, hash: &str) -> Result<Option<User>, StoreError> {
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT u.id, u.name, u.role, u.partner_id, u.created_at FROM api_tokens t \
+                     JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.revoked_at IS NULL",
+                )
+                .bind(hash)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(user))
+            }
+
+            async fn commit(&self, w: &CommandWrite) -> Result<Vec<i64>, StoreError> {
+                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                let seqs = Self::commit_in(&mut tx, w).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(seqs)
+            }
+
+            async fn loan(&self, id: &str) -> Result<Option<LoanRecord>, StoreError> {
+                let row: Option<LoanRow> = sqlx::query_as(
+                    "SELECT id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at \
+                     FROM loans WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                let Some(r) = row else { return Ok(None) };
+                let partners: Vec<(String,)> = sqlx::query_as(
+                    "SELECT partner_id FROM loan_partners WHERE loan_id = $1 ORDER BY partner_id",
+                )
+                .bind(id)
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(Some(LoanRecord {
+                    id: r.0,
+                    book_id: r.1,
+                    loan_number: r.2,
+                    borrower_id: r.3,
+                    product_id: r.4,
+                    product_version: r.5,
+                    terms: r.6,
+                    terms_hash: r.7,
+                    partner_ids: partners.into_iter().map(|p| p.0).collect(),
+                    created_at: r.8,
+                }))
+            }
+
+            async fn events(&self, loan_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+                let rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT loan_id, seq, value_date, event, recorded_at, command_id FROM loan_events \
+                     WHERE loan_id = $1 ORDER BY seq",
+                )
+                .bind(loan_id)
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| StoredEvent {
+                        loan_id: r.0,
+                        seq: r.1,
+                        value_date: r.2,
+                        event: r.3,
+                        recorded_at: r.4,
+                        command_id: r.5,
+                    })
+                    .collect())
+            }
+
+            async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError> {
+                let row: Option<ProjectionRow> = sqlx::query_as(&format!(
+                    "SELECT {PROJECTION_COLUMNS} FROM loan_projections p WHERE p.loan_id = $1"
+                ))
+                .bind(loan_id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(projection))
+            }
+
+            async fn list_loans(&self, f: &LoanFilter) -> Result<Vec<Projection>, StoreError> {
+                let mut q = QueryBuilder::<$db>::new(format!(
+                    "SELECT {PROJECTION_COLUMNS} FROM loan_projections p WHERE 1 = 1"
+                ));
+                if let Some(s) = &f.status {
+                    q.push(" AND p.status = ").push_bind(s.clone());
+                }
+                if let Some(c) = &f.classification {
+                    q.push(" AND p.classification = ").push_bind(c.clone());
+                }
+                if let Some(d) = f.dpd_min {
+                    q.push(" AND p.dpd >= ").push_bind(d);
+                }
+                if let Some(d) = f.dpd_max {
+                    q.push(" AND p.dpd <= ").push_bind(d);
+                }
+                if let Some(partner) = &f.partner_id {
+                    q.push(" AND p.loan_id IN (SELECT loan_id FROM loan_partners WHERE partner_id = ")
+                        .push_bind(partner.clone())
+                        .push(")");
+                }
+                if let Some(after) = &f.after {
+                    q.push(" AND p.loan_id > ").push_bind(after.clone());
+                }
+                q.push(" ORDER BY p.loan_id LIMIT ").push_bind(f.limit.clamp(1, 1000));
+                let rows: Vec<ProjectionRow> = q
+                    .build_query_as()
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                Ok(rows.into_iter().map(projection).collect())
+            }
+
+            async fn loan_ids(&self) -> Result<Vec<String>, StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM loans ORDER BY id")
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
+            async fn idempotency(
+                &self,
+                scope: &str,
+                key: &str,
+            ) -> Result<Option<IdempotencyRecord>, StoreError> {
+                let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
+                    "SELECT scope, key, request_digest, status, body FROM idempotency_keys \
+                     WHERE scope = $1 AND key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|r| IdempotencyRecord {
+                    scope: r.0,
+                    key: r.1,
+                    request_digest: r.2,
+                    status: r.3,
+                    body: r.4,
+                }))
+            }
+
+            async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<(i64, String, String, String, String, String, String, String, String)> =
+                    sqlx::query_as(
+                        "SELECT seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash \
+                         FROM audit_log ORDER BY seq",
+                    )
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|r| {
+                        let event_ids: Vec<String> = serde_json::from_str(&r.6).map_err(|e| {
+                            StoreError::Corrupt(format!("audit record {}: event_ids: {e}", r.0))
+                        })?;
+                        Ok(AuditRecord {
+                            seq: r.0,
+                            entry: AuditEntry {
+                                at: r.1,
+                                actor: r.2,
+                                action: r.3,
+                                target: r.4,
+                                request_digest: r.5,
+                                event_ids,
+                            },
+                            prev_hash: r.7,
+                            hash: r.8,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn outbox_after(
+                &self,
+                position: i64,
+                limit: i64,
+            ) -> Result<Vec<OutboxMessage>, StoreError> {
+                let rows: Vec<(i64, String, Option<String>, String, String, String)> = sqlx::query_as(
+                    "SELECT position, id, loan_id, topic, payload, created_at FROM outbox \
+                     WHERE position > $1 ORDER BY position LIMIT $2",
+                )
+                .bind(position)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| OutboxMessage {
+                        position: r.0,
+                        id: r.1,
+                        loan_id: r.2,
+                        topic: r.3,
+                        payload: r.4,
+                        created_at: r.5,
+                    })
+                    .collect())
+            }
+        }
+    };
+}
+
+// SQLite has one writer connection, so the head needs no row lock; PostgreSQL locks the row.
+sql_store!(SqliteStore, Sqlite, Backend::Sqlite, "");
+sql_store!(PgStore, Postgres, Backend::Postgres, " FOR UPDATE");
