@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod quote;
 mod replay;
+mod service;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,17 @@ enum Command {
     Quote(quote::QuoteArgs),
     /// Print a loan's state at the end of a day, replayed from its terms and events.
     Replay(replay::ReplayArgs),
+    /// Run the API server (default: sqlite://loanbook.db, 127.0.0.1:8080).
+    Serve(service::ServeArgs),
+    /// Administration of a fresh database.
+    #[command(subcommand)]
+    Admin(service::AdminCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(service::TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(service::AuditCommand),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -36,6 +48,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Quote(args) => quote::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Serve(args) => service::serve(&args),
+        Command::Admin(cmd) => service::admin(&cmd),
+        Command::Token(cmd) => service::token(&cmd),
+        Command::Audit(cmd) => service::audit(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,174 @@
+//! Who may do what: roles, the actions they allow, and API tokens.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A user's role. Every user has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Credit,
+    Operations,
+    Collections,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Reads only the loans its co-lending partner funds.
+    Partner,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Credit,
+        Role::Operations,
+        Role::Collections,
+        Role::Auditor,
+        Role::Partner,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Credit => "credit",
+            Role::Operations => "operations",
+            Role::Collections => "collections",
+            Role::Auditor => "auditor",
+            Role::Partner => "partner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// Whether the role allows the action.
+    pub fn may(self, action: Action) -> bool {
+        use Action::*;
+        match self {
+            Role::Admin => true,
+            Role::Auditor | Role::Partner => matches!(action, Read),
+            Role::Credit => matches!(
+                action,
+                Read | BookLoan | ChangeRate | Restructure | WriteOff | Settle | Approve
+            ),
+            Role::Operations => matches!(
+                action,
+                Read | BookLoan
+                    | PostPayment
+                    | ReversePayment
+                    | LevyCharge
+                    | WaiveCharge
+                    | Prepay
+                    | ChangeRate
+                    | WriteOff
+                    | Recover
+                    | Settle
+                    | Foreclose
+                    | Approve
+            ),
+            Role::Collections => matches!(
+                action,
+                Read | PostPayment | LevyCharge | WaiveCharge | Recover | Settle
+            ),
+        }
+    }
+}
+
+/// Everything the API lets a user do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Read,
+    BookLoan,
+    PostPayment,
+    ReversePayment,
+    LevyCharge,
+    WaiveCharge,
+    Prepay,
+    ChangeRate,
+    Restructure,
+    WriteOff,
+    Recover,
+    Settle,
+    Foreclose,
+    Approve,
+    ManageUsers,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::BookLoan => "book_loan",
+            Action::PostPayment => "post_payment",
+            Action::ReversePayment => "reverse_payment",
+            Action::LevyCharge => "levy_charge",
+            Action::WaiveCharge => "waive_charge",
+            Action::Prepay => "prepay",
+            Action::ChangeRate => "change_rate",
+            Action::Restructure => "restructure",
+            Action::WriteOff => "write_off",
+            Action::Recover => "record_recovery",
+            Action::Settle => "settle",
+            Action::Foreclose => "foreclose",
+            Action::Approve => "approve",
+            Action::ManageUsers => "manage_users",
+        }
+    }
+}
+
+/// A new API token: 32 random bytes, shown once; only its hash is stored.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("lb_{}", hex::encode(bytes))
+}
+
+/// SHA-256 (hex) of a token. Tokens are long and random, so a fast hash is enough: there is
+/// nothing to guess that a slow hash would protect.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// SHA-256 (hex) of a request body, for idempotency and the audit log.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_roles_change_nothing() {
+        for action in [
+            Action::PostPayment,
+            Action::WriteOff,
+            Action::BookLoan,
+            Action::Approve,
+        ] {
+            assert!(!Role::Auditor.may(action));
+            assert!(!Role::Partner.may(action));
+        }
+        assert!(Role::Auditor.may(Action::Read));
+        assert!(Role::Collections.may(Action::PostPayment));
+        assert!(!Role::Collections.may(Action::WriteOff));
+        assert!(Role::Admin.may(Action::ManageUsers));
+        assert!(!Role::Operations.may(Action::ManageUsers));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 67);
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_ne!(token_hash(&a), token_hash(&b));
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.name()), Some(r));
+        }
+    }
+}

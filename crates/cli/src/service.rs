@@ -1,0 +1,250 @@
+//! The service commands: `serve`, `admin init`, `token create`, `audit verify`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use loanbook_app::{App, Role};
+use loanbook_web::WebConfig;
+use serde::Deserialize;
+
+use crate::Failure;
+
+/// The book every loan is in until books are managed through the API.
+const BOOK: &str = "main";
+
+/// Where the database is: `--database`, else `LOANBOOK_DATABASE`, else `database` in
+/// `loanbook.toml`, else `sqlite://loanbook.db` in the current folder.
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "LOANBOOK_DATABASE", value_name = "URL")]
+    database: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "LOANBOOK_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Requests per second allowed to one API token.
+    #[arg(long, env = "LOANBOOK_RATE_LIMIT", value_name = "N")]
+    rate_limit: Option<u32>,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create the first admin user and print its API token (only on a database with no users).
+    Init {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The admin's user name.
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a user (or reuse one with that role) and print a new API token for it, once.
+    Create {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        user: String,
+        /// admin, credit, operations, collections, auditor or partner.
+        #[arg(long)]
+        role: String,
+        /// For the partner role: the co-lending partner id whose loans it may read.
+        #[arg(long)]
+        partner: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain and name the first broken record.
+    Verify {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+/// `loanbook.toml`, all optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database: Option<String>,
+    listen: Option<String>,
+    rate_limit: Option<u32>,
+}
+
+fn file_config() -> Result<FileConfig, Failure> {
+    match std::fs::read_to_string("loanbook.toml") {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| Failure::Invalid(vec![format!("loanbook.toml: {e}")]))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(Failure::Invalid(vec![format!(
+            "cannot read loanbook.toml: {e}"
+        )])),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?)
+}
+
+async fn open(db: &DatabaseArgs, file: &FileConfig) -> Result<App, Failure> {
+    let url = db
+        .database
+        .clone()
+        .or_else(|| file.database.clone())
+        .unwrap_or_else(|| "sqlite://loanbook.db".to_owned());
+    let store = loanbook_store::connect(&url)
+        .await
+        .map_err(|e| Failure::Other(anyhow::anyhow!("opening {url}: {e}")))?;
+    App::new(store, BOOK)
+        .await
+        .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))
+}
+
+fn app_failure(e: loanbook_app::AppError) -> Failure {
+    match e {
+        loanbook_app::AppError::Invalid(_) | loanbook_app::AppError::Conflict(_) => {
+            Failure::Invalid(vec![e.to_string()])
+        }
+        e => Failure::Other(anyhow::anyhow!("{e}")),
+    }
+}
+
+pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
+    let file = file_config()?;
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let config = WebConfig {
+        rate_limit: args
+            .rate_limit
+            .or(file.rate_limit)
+            .unwrap_or(WebConfig::default().rate_limit),
+        ..WebConfig::default()
+    };
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOANBOOK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(async move {
+        let app = open(&args.db, &file).await?;
+        if app
+            .store()
+            .user_count()
+            .await
+            .map_err(|e| Failure::Other(e.into()))?
+            == 0
+        {
+            let token = app.admin_init("admin").await.map_err(app_failure)?;
+            println!("No users yet: created the user `admin` with the role admin.");
+            println!("Its API token, shown only now (keep it safe): {token}");
+        }
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr().context("local address")?;
+        println!("Loanbook is serving on http://{addr}");
+        tracing::info!(%addr, backend = ?app.store().backend(), "serving");
+        let router = loanbook_web::router(Arc::new(app), config);
+        loanbook_web::serve(listener, router, shutdown())
+            .await
+            .context("serving")?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub fn admin(cmd: &AdminCommand) -> Result<(), Failure> {
+    let AdminCommand::Init { db, name } = cmd;
+    let file = file_config()?;
+    runtime()?.block_on(async {
+        let app = open(db, &file).await?;
+        let token = app.admin_init(name).await.map_err(app_failure)?;
+        println!("{token}");
+        Ok(())
+    })
+}
+
+pub fn token(cmd: &TokenCommand) -> Result<(), Failure> {
+    let TokenCommand::Create {
+        db,
+        user,
+        role,
+        partner,
+    } = cmd;
+    let role = Role::parse(role).ok_or_else(|| {
+        Failure::Invalid(vec![format!(
+            "--role: `{role}` is not one of admin, credit, operations, collections, auditor, partner"
+        )])
+    })?;
+    let file = file_config()?;
+    runtime()?.block_on(async {
+        let app = open(db, &file).await?;
+        let token = app
+            .create_user(None, user, role, partner.as_deref())
+            .await
+            .map_err(app_failure)?;
+        println!("{token}");
+        Ok(())
+    })
+}
+
+pub fn audit(cmd: &AuditCommand) -> Result<(), Failure> {
+    let AuditCommand::Verify { db } = cmd;
+    let file = file_config()?;
+    runtime()?.block_on(async {
+        let app = open(db, &file).await?;
+        match app
+            .verify_audit()
+            .await
+            .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?
+        {
+            Ok(n) => {
+                println!("audit chain intact: {n} records");
+                Ok(())
+            }
+            Err(b) => Err(Failure::Other(anyhow::anyhow!("{b}"))),
+        }
+    })
+}

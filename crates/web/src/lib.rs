@@ -1,0 +1,405 @@
+//! Loanbook's REST API: JSON under `/v1`, money as decimal strings, every error an RFC 9457
+//! problem document naming the field and the rule.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod problem;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use loanbook_app::{App, AppError, Principal, RequestMeta, digest};
+use loanbook_domain::calendar::Date;
+use loanbook_store::LoanFilter;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+pub use problem::Problem;
+
+/// Limits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Requests per second allowed to one token.
+    pub rate_limit: u32,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            rate_limit: 5_000,
+            body_limit: 256 * 1024,
+        }
+    }
+}
+
+struct Shared {
+    app: Arc<App>,
+    config: WebConfig,
+    /// Per token hash: the current second and the requests in it. A fixed window is enough to
+    /// stop a runaway client; no crate needed for a map and a counter.
+    windows: Mutex<HashMap<String, (u64, u32)>>,
+    started: Instant,
+    metrics: Metrics,
+}
+
+#[derive(Default)]
+struct Metrics {
+    requests: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    commands: AtomicU64,
+    micros: AtomicU64,
+}
+
+type AppState = Arc<Shared>;
+
+/// The whole API.
+pub fn router(app: Arc<App>, config: WebConfig) -> Router {
+    let body_limit = config.body_limit;
+    let shared = Arc::new(Shared {
+        app,
+        config,
+        windows: Mutex::new(HashMap::new()),
+        started: Instant::now(),
+        metrics: Metrics::default(),
+    });
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/v1/loans", post(book_loan).get(list_loans))
+        .route("/v1/loans/{id}", get(loan))
+        .route("/v1/loans/{id}/events", get(loan_events))
+        .route("/v1/loans/{id}/foreclosure-quote", get(foreclosure_quote))
+        .route("/v1/loans/{id}/{command}", post(loan_command))
+        .fallback(not_found)
+        .layer(middleware::map_response(problem::ensure_problem))
+        .layer(middleware::from_fn_with_state(shared.clone(), measure))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(shared)
+}
+
+/// Serve until `shutdown` completes, then finish the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn measure(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let t = Instant::now();
+    let is_command = req.method() == axum::http::Method::POST;
+    let res = next.run(req).await;
+    let m = &s.metrics;
+    m.requests.fetch_add(1, Ordering::Relaxed);
+    m.micros.fetch_add(
+        u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    if is_command && res.status().is_success() {
+        m.commands.fetch_add(1, Ordering::Relaxed);
+    }
+    if res.status().is_client_error() {
+        m.client_errors.fetch_add(1, Ordering::Relaxed);
+    } else if res.status().is_server_error() {
+        m.server_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    res
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let m = &s.metrics;
+    let body = format!(
+        "# HELP loanbook_http_requests_total HTTP requests served.\n\
+         # TYPE loanbook_http_requests_total counter\n\
+         loanbook_http_requests_total {}\n\
+         # HELP loanbook_http_client_errors_total Requests answered with a 4xx status.\n\
+         # TYPE loanbook_http_client_errors_total counter\n\
+         loanbook_http_client_errors_total {}\n\
+         # HELP loanbook_http_server_errors_total Requests answered with a 5xx status.\n\
+         # TYPE loanbook_http_server_errors_total counter\n\
+         loanbook_http_server_errors_total {}\n\
+         # HELP loanbook_commands_total Write requests that succeeded.\n\
+         # TYPE loanbook_commands_total counter\n\
+         loanbook_commands_total {}\n\
+         # HELP loanbook_http_request_seconds_total Time spent serving requests.\n\
+         # TYPE loanbook_http_request_seconds_total counter\n\
+         loanbook_http_request_seconds_total {:.6}\n\
+         # HELP loanbook_uptime_seconds Seconds since the server started.\n\
+         # TYPE loanbook_uptime_seconds gauge\n\
+         loanbook_uptime_seconds {}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+        m.server_errors.load(Ordering::Relaxed),
+        m.commands.load(Ordering::Relaxed),
+        m.micros.load(Ordering::Relaxed) as f64 / 1e6,
+        s.started.elapsed().as_secs(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+}
+
+/// The caller, from `Authorization: Bearer TOKEN`, within its rate limit.
+async fn principal(s: &Shared, headers: &HeaderMap) -> Result<Principal, Problem> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Problem::from(AppError::Unauthorized))?;
+    let p = s.app.authenticate(token).await?;
+    let second = s.started.elapsed().as_secs();
+    let mut windows = s.windows.lock().await;
+    let w = windows.entry(p.user.id.clone()).or_insert((second, 0));
+    if w.0 != second {
+        *w = (second, 0);
+    }
+    w.1 += 1;
+    if w.1 > s.config.rate_limit {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            &format!(
+                "more than {} requests in one second with this token",
+                s.config.rate_limit
+            ),
+        ));
+    }
+    Ok(p)
+}
+
+fn reply(r: loanbook_app::Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    (status, Json(r.body)).into_response()
+}
+
+/// Parse query parameters by hand so a bad one is answered as a problem naming it.
+fn query_date(q: &HashMap<String, String>, name: &str) -> Result<Option<Date>, Problem> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<Date>()
+                .map_err(|_| Problem::invalid(name, "must be a date YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+fn query_bool(q: &HashMap<String, String>, name: &str) -> Result<bool, Problem> {
+    match q.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") | Some("") => Ok(true),
+        Some(_) => Err(Problem::invalid(name, "must be true or false")),
+    }
+}
+
+fn query_int(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Problem> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| Problem::invalid(name, "must be a whole number"))
+        })
+        .transpose()
+}
+
+fn body_json(body: &Bytes) -> Result<Value, Problem> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            &format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    if !v.is_object() {
+        return Err(Problem::invalid("body", "must be a JSON object"));
+    }
+    Ok(v)
+}
+
+fn meta(headers: &HeaderMap, body: &Bytes, dry_run: bool) -> Result<RequestMeta, Problem> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    Problem::invalid("Idempotency-Key", "must be 1 to 255 visible characters")
+                })?;
+            Some(k.to_owned())
+        }
+    };
+    Ok(RequestMeta {
+        idempotency_key: key,
+        digest: digest(body),
+        dry_run,
+    })
+}
+
+async fn book_loan(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let dry_run = query_bool(&q, "dry_run")?;
+    let m = meta(&headers, &body, dry_run)?;
+    let v = body_json(&body)?;
+    Ok(reply(s.app.book_loan(&p, &v, &m).await?))
+}
+
+/// The event type each command endpoint appends.
+fn event_type(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "disbursements" => "disbursement",
+        "payments" => "payment",
+        "reversals" => "payment_reversal",
+        "charges" => "charge",
+        "waivers" => "waiver",
+        "prepayments" => "prepayment",
+        "rate-changes" => "rate_change",
+        "restructures" => "restructure",
+        "write-offs" => "write_off",
+        "recoveries" => "recovery",
+        "settlements" => "settlement",
+        "foreclosures" => "foreclosure",
+        _ => return None,
+    })
+}
+
+async fn loan_command(
+    State(s): State<AppState>,
+    Path((id, command)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let kind = event_type(&command).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no command `{command}`"),
+        )
+    })?;
+    let dry_run = query_bool(&q, "dry_run")?;
+    let m = meta(&headers, &body, dry_run)?;
+    if kind == "payment" && m.idempotency_key.is_none() && !dry_run {
+        return Err(Problem::invalid(
+            "Idempotency-Key",
+            "header is required to post a payment",
+        ));
+    }
+    let mut v = body_json(&body)?;
+    if let Some(o) = v.as_object_mut() {
+        match o.get("type") {
+            None => {
+                o.insert("type".into(), Value::String(kind.into()));
+            }
+            Some(Value::String(t)) if t == kind => {}
+            Some(_) => {
+                return Err(Problem::invalid(
+                    "type",
+                    &format!("is set by the endpoint: `{kind}`"),
+                ));
+            }
+        }
+    }
+    Ok(reply(s.app.loan_command(&p, &id, &v, &m).await?))
+}
+
+async fn loan(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let as_of = query_date(&q, "as_of")?;
+    Ok(Json(s.app.loan_state(&p, &id, as_of).await?).into_response())
+}
+
+async fn loan_events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(s.app.loan_events(&p, &id).await?).into_response())
+}
+
+async fn foreclosure_quote(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let date = match query_date(&q, "date")? {
+        Some(d) => d,
+        None => s.app.business_date().await?,
+    };
+    Ok(Json(s.app.foreclosure_quote(&p, &id, date).await?).into_response())
+}
+
+async fn list_loans(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    for k in q.keys() {
+        if !matches!(
+            k.as_str(),
+            "status" | "classification" | "dpd_min" | "dpd_max" | "partner" | "cursor" | "limit"
+        ) {
+            return Err(Problem::invalid(k, "is not a filter of loans"));
+        }
+    }
+    let limit = query_int(&q, "limit")?.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::invalid("limit", "must be between 1 and 1000"));
+    }
+    let filter = LoanFilter {
+        status: q.get("status").cloned(),
+        classification: q.get("classification").cloned(),
+        dpd_min: query_int(&q, "dpd_min")?,
+        dpd_max: query_int(&q, "dpd_max")?,
+        partner_id: q.get("partner").cloned(),
+        after: q.get("cursor").cloned(),
+        limit,
+    };
+    Ok(Json(s.app.list_loans(&p, filter).await?).into_response())
+}

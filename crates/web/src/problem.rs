@@ -1,0 +1,149 @@
+//! RFC 9457 problem documents: every error the API returns is one, with a stable `type`, the
+//! HTTP status, a human `detail`, and for invalid input the `errors` naming field and rule.
+
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use loanbook_app::AppError;
+use loanbook_store::StoreError;
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    kind: &'static str,
+    detail: String,
+    errors: Vec<(String, String)>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &'static str, detail: &str) -> Problem {
+        Problem {
+            status,
+            kind,
+            detail: detail.to_owned(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Invalid input: 422 naming the field and the rule.
+    pub fn invalid(field: &str, rule: &str) -> Problem {
+        Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "validation",
+            detail: format!("{field}: {rule}"),
+            errors: vec![(field.to_owned(), rule.to_owned())],
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut v = json!({
+            "type": format!("urn:loanbook:problem:{}", self.kind),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if !self.errors.is_empty() {
+            v["errors"] = self
+                .errors
+                .iter()
+                .map(|(field, rule)| json!({"field": field, "rule": rule}))
+                .collect();
+        }
+        v
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body())).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Problem {
+        let detail = e.to_string();
+        match e {
+            AppError::Unauthorized => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", &detail)
+            }
+            AppError::Forbidden { .. } => Problem::new(StatusCode::FORBIDDEN, "forbidden", &detail),
+            AppError::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, "not-found", &detail),
+            AppError::Invalid(errors) => Problem {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "validation",
+                detail,
+                errors: errors.into_iter().map(|f| (f.field, f.rule)).collect(),
+            },
+            AppError::IdempotencyMismatch(_) => {
+                Problem::new(StatusCode::CONFLICT, "idempotency-key-reused", &detail)
+            }
+            AppError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", &detail),
+            AppError::Store(StoreError::NotFound { .. }) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", &detail)
+            }
+            AppError::Store(StoreError::Duplicate { .. }) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", &detail)
+            }
+            AppError::Store(s) if s.is_retryable() => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &detail)
+            }
+            AppError::Store(s) => {
+                tracing::error!(error = %s, "store failure");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the request could not be completed; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+/// Turn any error response that is not yet a problem document (the framework's own 404, 405,
+/// 413, and extractor rejections) into one, keeping its status and message.
+pub async fn ensure_problem(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = to_bytes(Body::new(body), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let kind = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        s if s.is_server_error() => "internal",
+        _ => "bad-request",
+    };
+    let detail = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut res = Problem::new(status, kind, &detail).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    res
+}
