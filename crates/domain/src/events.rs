@@ -474,7 +474,32 @@ impl Event {
             None => return Err(FieldError::new("event", "must be a JSON object")),
         };
         // An internally tagged enum buffers its fields, which hides the failing field's path;
-        // check the one typed field up front so its error names it.
+        // check the fields' JSON types up front so an error names its field.
+        if let Some(obj) = value.as_object() {
+            for (k, v) in obj {
+                let rule = match (k.as_str(), v) {
+                    ("type" | "date" | "installments" | "moratorium", _)
+                    | (_, serde_json::Value::Null) => None,
+                    ("amount" | "annual_rate" | "installment_amount", v) if !v.is_string() => {
+                        Some("must be a decimal string such as \"969.73\"")
+                    }
+                    (
+                        "reference" | "channel" | "reason" | "kind" | "component" | "adjust"
+                        | "keep",
+                        v,
+                    ) if !v.is_string() => Some("must be a string"),
+                    _ => None,
+                };
+                if let Some(rule) = rule {
+                    return Err(FieldError::new(k.clone(), rule));
+                }
+            }
+            if let Some(n) = obj.get("installments") {
+                if !n.is_u64() && !n.is_null() {
+                    return Err(FieldError::new("installments", "must be a whole number"));
+                }
+            }
+        }
         if let Some(date) = value.get("date") {
             match date.as_str() {
                 Some(text) => {

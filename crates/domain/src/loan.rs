@@ -978,8 +978,8 @@ impl Engine {
         let day = event.date;
         if self.status == Status::Pending && !matches!(event.kind, EventKind::Disbursement { .. }) {
             return Err((
-                "type",
-                "nothing is disbursed yet: the first event must be a disbursement".into(),
+                "date",
+                "is before the loan's first disbursement: nothing is disbursed yet".into(),
             ));
         }
         if self.status.is_final() {
@@ -1053,7 +1053,7 @@ impl Engine {
                 waived: 0,
                 reference: reference.clone(),
             }),
-            EventKind::Waiver { component, amount } => self.waive(*component, *amount),
+            EventKind::Waiver { component, amount } => self.waive(terms, *component, *amount)?,
             EventKind::RateChange { annual_rate, keep } => {
                 self.change_rate(terms, day, *annual_rate, *keep)?
             }
@@ -1341,7 +1341,24 @@ impl Engine {
         Ok(())
     }
 
-    fn waive(&mut self, component: WaiverComponent, amount: i64) {
+    fn waive(&mut self, terms: &Terms, component: WaiverComponent, amount: i64) -> Res<()> {
+        let due = match component {
+            WaiverComponent::Charges => self.charges_due(),
+            WaiverComponent::Interest => self.interest_overdue(),
+        };
+        if amount > due {
+            let what = match component {
+                WaiverComponent::Charges => "charges due",
+                WaiverComponent::Interest => "interest overdue",
+            };
+            return Err((
+                "amount",
+                format!(
+                    "is more than the {what} ({}): a waiver never takes a balance below zero",
+                    crate::money::format_minor(due, terms.currency.minor_digits())
+                ),
+            ));
+        }
         let mut left = amount;
         match component {
             WaiverComponent::Charges => {
@@ -1361,6 +1378,8 @@ impl Engine {
                 }
             }
         }
+        self.advance_settled();
+        Ok(())
     }
 
     fn change_rate(

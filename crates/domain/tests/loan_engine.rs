@@ -413,6 +413,15 @@ fn penal_charges_per_missed_instalment_and_waiver() {
     assert_eq!(s.balances.charges_due, c("1000.00"));
     let s = state(&t, &ev, date(2024, 5, 15));
     assert_eq!(s.balances.charges_due, c("300.00"));
+    // A waiver above what is due is refused, naming the amount.
+    let mut more = ev.clone();
+    more.extend(events(
+        &t,
+        json!([{"type": "waiver", "date": "2024-05-16", "component": "charges", "amount": "300.01"}]),
+    ));
+    let err = replay(&t, &more, date(2024, 5, 16)).unwrap_err();
+    assert_eq!((err.index, err.field), (2, "amount"));
+    assert!(err.rule.contains("300.00"), "{}", err.rule);
 }
 
 #[test]

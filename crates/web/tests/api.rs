@@ -1,0 +1,530 @@
+//! The API over a real server on a random port with a fresh database, on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use loanbook_app::{App, Role};
+use loanbook_store::testing::TestDatabase;
+use loanbook_web::{WebConfig, router, serve};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = loanbook_store::testing::TestDatabase::sqlite();
+                    super::$name(super::Server::start(&db).await).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = loanbook_store::testing::TestDatabase::postgres()
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    super::$name(super::Server::start(&db).await).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    book_pay_reverse_and_read_the_past,
+    an_idempotency_key_gives_one_payment_and_the_same_answer,
+    concurrent_payments_are_each_applied_once,
+    roles_are_enforced,
+    bad_input_gets_a_problem_and_changes_nothing,
+    partners_see_only_their_loans,
+);
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    admin: String,
+    app: Arc<App>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    async fn start(db: &TestDatabase) -> Server {
+        let store = loanbook_store::connect(&db.url).await.unwrap();
+        let app = Arc::new(App::new(store, "main").await.unwrap());
+        let admin = app.admin_init("admin").await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = WebConfig {
+            body_limit: 64 * 1024,
+            ..WebConfig::default()
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let r = router(app.clone(), config);
+        tokio::spawn(async move {
+            serve(listener, r, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Server {
+            base,
+            http: reqwest::Client::new(),
+            admin,
+            app,
+            _stop: tx,
+        }
+    }
+
+    async fn token(&self, name: &str, role: Role, partner: Option<&str>) -> String {
+        self.app
+            .create_user(None, name, role, partner)
+            .await
+            .unwrap()
+    }
+
+    async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        self.post_raw(token, path, body.to_string(), key).await
+    }
+
+    async fn post_raw(
+        &self,
+        token: &str,
+        path: &str,
+        body: String,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let is_problem = res
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("application/problem+json"));
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            assert!(is_problem, "{status} without problem+json: {body}");
+            assert_eq!(body["status"], status.as_u16(), "{body}");
+        }
+        (status, body)
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Book the RBI example loan and disburse it; returns its id.
+    async fn booked_loan(&self, number: &str, terms: Value) -> String {
+        let (s, b) = self
+            .post(
+                &self.admin,
+                "/v1/loans",
+                &json!({"loan_number": number, "terms": terms}),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let id = b["id"].as_str().unwrap().to_owned();
+        let (s, b) = self
+            .post(
+                &self.admin,
+                &format!("/v1/loans/{id}/disbursements"),
+                &json!({"date": "2024-01-01", "amount": terms["principal"]}),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        id
+    }
+
+    async fn event_count(&self, id: &str) -> usize {
+        let (_, b) = self
+            .get(&self.admin, &format!("/v1/loans/{id}/events"))
+            .await;
+        b["events"].as_array().unwrap().len()
+    }
+}
+
+fn rbi_terms() -> Value {
+    json!({
+        "currency": "INR", "principal": "20000.00", "annual_rate": "15", "method": "emi",
+        "installments": 24, "frequency": "monthly", "disbursement_date": "2024-01-01",
+        "fees": [{"name": "processing", "amount": "400.00", "collect": "deduct"}]
+    })
+}
+
+fn payment(date: &str, amount: &str, reference: &str) -> Value {
+    json!({"date": date, "amount": amount, "reference": reference, "channel": "nach"})
+}
+
+async fn book_pay_reverse_and_read_the_past(s: Server) {
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    let pay = |d: &str, r: &str| payment(d, "969.73", r);
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/payments"),
+            &pay("2024-02-01", "U1"),
+            Some("p1"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["version"], 2);
+    let (st, _) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/payments"),
+            &pay("2024-03-01", "U2"),
+            Some("p2"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/reversals"),
+            &json!({"date": "2024-03-03", "reference": "U2", "reason": "insufficient funds"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+
+    // On 2 March both payments stood; from 3 March the second reads as never received.
+    let (_, before) = s
+        .get(&s.admin, &format!("/v1/loans/{id}?as_of=2024-03-02"))
+        .await;
+    assert_eq!(before["state"]["installments"][1]["status"], "paid");
+    assert_eq!(before["state"]["dpd"], 0);
+    let (_, after) = s
+        .get(&s.admin, &format!("/v1/loans/{id}?as_of=2024-03-10"))
+        .await;
+    assert_eq!(after["state"]["installments"][0]["paid"], "969.73");
+    assert_eq!(after["state"]["installments"][1]["status"], "overdue");
+    assert_eq!(after["state"]["dpd"], 10);
+    assert_eq!(after["state"]["classification"], "sma0");
+    assert_eq!(after["version"], 4);
+    // The first instalment is RBI's: 719.73 principal, 250.00 interest.
+    assert_eq!(after["state"]["installments"][0]["interest"], "250.00");
+
+    let (_, events) = s.get(&s.admin, &format!("/v1/loans/{id}/events")).await;
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["disbursement", "payment", "payment", "payment_reversal"]
+    );
+    let (st, q) = s
+        .get(
+            &s.admin,
+            &format!("/v1/loans/{id}/foreclosure-quote?date=2024-03-10"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{q}");
+    assert!(q["amount"].as_str().unwrap().parse::<f64>().unwrap() > 19_000.0);
+
+    // A dry run answers without writing.
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/payments?dry_run=true"),
+            &pay("2024-03-10", "U3"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["dry_run"], true);
+    assert_eq!(b["state"]["installments"][1]["status"], "paid");
+    assert_eq!(s.event_count(&id).await, 4);
+
+    let (_, list) = s.get(&s.admin, "/v1/loans?classification=sma0").await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "the projection is as of the business date: NPA by now"
+    );
+    let (_, list) = s.get(&s.admin, "/v1/loans?dpd_min=90").await;
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    assert_eq!(
+        s.app.projection_mismatches().await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(s.app.verify_audit().await.unwrap().unwrap(), 7);
+}
+
+async fn an_idempotency_key_gives_one_payment_and_the_same_answer(s: Server) {
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    let path = format!("/v1/loans/{id}/payments");
+    let body = payment("2024-02-01", "969.73", "U1");
+    let first = s.post(&s.admin, &path, &body, Some("key-1")).await;
+    let second = s.post(&s.admin, &path, &body, Some("key-1")).await;
+    assert_eq!(first.0, StatusCode::CREATED);
+    assert_eq!(first, second);
+    assert_eq!(s.event_count(&id).await, 2);
+    // The same key for a different request is a conflict and changes nothing.
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &path,
+            &payment("2024-02-02", "1.00", "U9"),
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(s.event_count(&id).await, 2);
+}
+
+async fn concurrent_payments_are_each_applied_once(s: Server) {
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = s.clone();
+        let path = format!("/v1/loans/{id}/payments");
+        tasks.push(tokio::spawn(async move {
+            let body = payment("2024-02-01", "10.00", &format!("C{i}"));
+            s.post(&s.admin, &path, &body, Some(&format!("c-{i}")))
+                .await
+        }));
+    }
+    for t in tasks {
+        let (st, b) = t.await.unwrap();
+        assert_eq!(st, StatusCode::CREATED, "{b}");
+    }
+    let (_, events) = s.get(&s.admin, &format!("/v1/loans/{id}/events")).await;
+    let events = events["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 51);
+    let mut refs: Vec<String> = events[1..]
+        .iter()
+        .map(|e| e["event"]["reference"].as_str().unwrap().to_owned())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert_eq!(refs.len(), 50);
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=51).collect::<Vec<_>>());
+    let (_, state) = s
+        .get(&s.admin, &format!("/v1/loans/{id}?as_of=2024-02-01"))
+        .await;
+    assert_eq!(state["state"]["installments"][0]["paid"], "500.00");
+    // The admin and its token, the booking, the disbursement and the 50 payments.
+    assert_eq!(s.app.verify_audit().await.unwrap().unwrap(), 54);
+}
+
+async fn roles_are_enforced(s: Server) {
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    let auditor = s.token("audrey", Role::Auditor, None).await;
+    let collections = s.token("colin", Role::Collections, None).await;
+    let path = format!("/v1/loans/{id}/payments");
+    let body = payment("2024-02-01", "969.73", "U1");
+    let (st, b) = s.post(&auditor, &path, &body, Some("a")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    let (st, _) = s.get(&auditor, &format!("/v1/loans/{id}")).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, b) = s
+        .post(
+            &collections,
+            &format!("/v1/loans/{id}/write-offs"),
+            &json!({"date": "2024-03-01"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    let (st, _) = s.post(&collections, &path, &body, Some("c")).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, b) = s.post("lb_not-a-token", &path, &body, Some("x")).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
+    let res = s
+        .http
+        .get(format!("{}/v1/loans", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = s
+        .http
+        .get(format!("{}/health", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(s.event_count(&id).await, 2);
+}
+
+async fn bad_input_gets_a_problem_and_changes_nothing(s: Server) {
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    let path = format!("/v1/loans/{id}/payments");
+    let audit_before = s.app.verify_audit().await.unwrap().unwrap();
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (
+            "{\"date\": \"2024-02-01\",".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+        ),
+        ("[1, 2]".into(), StatusCode::UNPROCESSABLE_ENTITY, "body"),
+        (
+            json!({"date": "2024-02-01", "amount": 969.73, "reference": "U"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            json!({"date": "2024-02-01", "amount": "969.73", "reference": "U", "colour": "red"})
+                .to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "colour",
+        ),
+        (
+            json!({"date": "2024-02-01", "amount": "-1.00", "reference": "U"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            json!({"date": "2024-02-01", "amount": "1.001", "reference": "U"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            json!({"date": "2024-02-30", "amount": "1.00", "reference": "U"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "date",
+        ),
+        (
+            json!({"date": "9999-01-01", "amount": "1.00", "reference": "U"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "date",
+        ),
+        (
+            json!({"date": "2023-12-01", "amount": "1.00", "reference": "U"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "date",
+        ),
+        (
+            json!({"date": "2024-02-01", "amount": "99999999999999999999.00", "reference": "U"})
+                .to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            json!({"date": "2024-02-01", "amount": "1.00"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reference",
+        ),
+        (
+            json!({"type": "waiver", "date": "2024-02-01", "amount": "1.00", "reference": "U"})
+                .to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "type",
+        ),
+        (
+            format!(
+                "{{\"date\": \"2024-02-01\", \"amount\": \"1.00\", \"reference\": \"{}\"}}",
+                "x".repeat(100_000)
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+        ),
+    ];
+    for (i, (body, status, mention)) in cases.into_iter().enumerate() {
+        let (st, b) = s
+            .post_raw(&s.admin, &path, body.clone(), Some(&format!("bad-{i}")))
+            .await;
+        assert_eq!(st, status, "{body:.200}: {b}");
+        assert!(b.to_string().contains(mention), "{mention} not in {b}");
+    }
+    // A waiver above what is due, and a reversal of an unknown payment.
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/waivers"),
+            &json!({"date": "2024-02-01", "component": "charges", "amount": "5.00"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/reversals"),
+            &json!({"date": "2024-02-01", "reference": "NOPE"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["detail"].as_str().unwrap().contains("NOPE"));
+    // Bad terms name the field inside the terms.
+    let mut terms = rbi_terms();
+    terms["installments"] = json!(0);
+    let (st, b) = s
+        .post(
+            &s.admin,
+            "/v1/loans",
+            &json!({"loan_number": "LN-2", "terms": terms}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["errors"][0]["field"], "terms.installments");
+    let (st, _) = s
+        .get(&s.admin, &format!("/v1/loans/{id}?as_of=2024-13-01"))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let (st, _) = s.get(&s.admin, "/v1/loans?limit=0").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let (st, _) = s.get(&s.admin, "/v1/loans/unknown-id").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Nothing changed.
+    assert_eq!(s.event_count(&id).await, 1);
+    assert_eq!(s.app.verify_audit().await.unwrap().unwrap(), audit_before);
+}
+
+async fn partners_see_only_their_loans(s: Server) {
+    let mut terms = rbi_terms();
+    terms["annual_rate"] = json!("15");
+    terms["partners"] = json!([{"id": "bank", "share": "80", "annual_rate": "14"}, {"id": "nbfc", "share": "20", "annual_rate": "18"}]);
+    let shared = s.booked_loan("LN-CL", terms).await;
+    let own = s.booked_loan("LN-OWN", rbi_terms()).await;
+    let bank = s.token("bank-user", Role::Partner, Some("bank")).await;
+    let (st, b) = s.get(&bank, &format!("/v1/loans/{shared}")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["state"]["partners"][0]["id"], "bank");
+    let (st, _) = s.get(&bank, &format!("/v1/loans/{own}")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, list) = s.get(&bank, "/v1/loans").await;
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [shared.as_str()]);
+}
