@@ -18,8 +18,8 @@ use loanbook_domain::events::{Event, EventKind};
 use loanbook_domain::loan::{self, LoanState};
 use loanbook_domain::terms::{FieldError, Terms};
 use loanbook_store::{
-    AuditEntry, ChainBreak, CommandWrite, IdempotencyRecord, LoanFilter, LoanRecord, NewEvent,
-    NewOutbox, Projection, Store, StoreError, User, verify_chain,
+    Approval, AuditEntry, ChainBreak, CommandWrite, Decision, IdempotencyRecord, LoanFilter,
+    LoanRecord, NewEvent, NewOutbox, Projection, Store, StoreError, User, verify_chain,
 };
 use serde_json::{Value, json};
 
@@ -93,9 +93,37 @@ pub struct Reply {
 /// How many times a command is tried when it loses a race for its loan.
 const MAX_ATTEMPTS: u32 = 64;
 
+/// Which commands need a second user's approval (maker-checker).
+#[derive(Debug, Clone)]
+pub struct ApprovalPolicy {
+    /// Actions always held for approval.
+    pub actions: Vec<Action>,
+    /// Waivers above this amount (minor units) are held for approval.
+    pub waiver_above: i64,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        ApprovalPolicy {
+            actions: vec![Action::WriteOff, Action::Restructure],
+            waiver_above: 1_000_00,
+        }
+    }
+}
+
+impl ApprovalPolicy {
+    fn holds(&self, event: &Event) -> bool {
+        match event.kind {
+            EventKind::Waiver { amount, .. } => amount > self.waiver_above,
+            ref k => self.actions.contains(&action_for(k)),
+        }
+    }
+}
+
 pub struct App {
     store: Arc<dyn Store>,
     book: String,
+    policy: ApprovalPolicy,
 }
 
 fn now() -> String {
@@ -155,7 +183,14 @@ impl App {
         Ok(App {
             store,
             book: book.to_owned(),
+            policy: ApprovalPolicy::default(),
         })
+    }
+
+    /// Replace the maker-checker policy.
+    pub fn with_policy(mut self, policy: ApprovalPolicy) -> App {
+        self.policy = policy;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -415,6 +450,7 @@ impl App {
             ),
             outbox,
             idempotency: self.idempotency(p, meta, &reply),
+            approval: None,
         };
         match self.store.commit(&write).await {
             Ok(_) => Ok(reply),
@@ -437,10 +473,24 @@ impl App {
         if let Some(reply) = self.replayed(p, meta).await? {
             return Ok(reply);
         }
+        self.loan_command_with(p, loan_id, event, meta, None).await
+    }
+
+    async fn loan_command_with(
+        &self,
+        p: &Principal,
+        loan_id: &str,
+        event: &Value,
+        meta: &RequestMeta,
+        decision: Option<&Decision>,
+    ) -> Result<Reply, AppError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_loan_command(p, loan_id, event, meta).await {
+            match self
+                .try_loan_command(p, loan_id, event, meta, decision)
+                .await
+            {
                 Err(AppError::Store(e)) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     // Lost a race for the loan: decide again on its new version.
                     let pause = u64::from(attempt.min(10)) * (1 + rand::random::<u64>() % 3);
@@ -460,6 +510,7 @@ impl App {
         loan_id: &str,
         event: &Value,
         meta: &RequestMeta,
+        decision: Option<&Decision>,
     ) -> Result<Reply, AppError> {
         let loaded = self.load(p, loan_id).await?;
         let new = Event::from_json_value(event, loaded.terms.currency)
@@ -498,6 +549,9 @@ impl App {
                 body: with_dry_run(body),
             });
         }
+        if decision.is_none() && self.policy.holds(&new) {
+            return self.hold(p, loan_id, &new, event, meta).await;
+        }
         let reply = Reply { status: 201, body };
         let previous = self.store.projection(loan_id).await?;
         let mut outbox = vec![event_message(loan_id, seq, &new, loaded.terms.currency)];
@@ -532,9 +586,150 @@ impl App {
             ),
             outbox,
             idempotency: self.idempotency(p, meta, &reply),
+            approval: decision.cloned(),
         };
         self.store.commit(&write).await?;
         Ok(reply)
+    }
+
+    /// Hold a valid command for a second user's approval.
+    async fn hold(
+        &self,
+        p: &Principal,
+        loan_id: &str,
+        new: &Event,
+        event: &Value,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        let action = action_for(&new.kind).name();
+        let a = Approval {
+            id: uuid::Uuid::now_v7().to_string(),
+            action: action.to_owned(),
+            target: format!("loan/{loan_id}"),
+            payload: event.to_string(),
+            maker: p.user.name.clone(),
+            status: "pending".into(),
+            checker: None,
+            created_at: now(),
+            decided_at: None,
+        };
+        let audit = self.audit(
+            &p.user.name,
+            &format!("request_{action}"),
+            &format!("approval/{}", a.id),
+            &meta.digest,
+            vec![],
+        );
+        self.store.create_approval(&a, &audit).await?;
+        Ok(Reply {
+            status: 202,
+            body: json!({"approval": approval_json(&a)}),
+        })
+    }
+
+    pub async fn approvals(&self, p: &Principal, status: Option<&str>) -> Result<Value, AppError> {
+        p.require(Action::Read)?;
+        if let Some(s) = status {
+            if !matches!(s, "pending" | "approved" | "rejected") {
+                return Err(AppError::invalid(
+                    "status",
+                    "must be pending, approved or rejected",
+                ));
+            }
+        }
+        let list = self.store.approvals(status, 1000).await?;
+        Ok(json!({"items": list.iter().map(approval_json).collect::<Vec<_>>()}))
+    }
+
+    pub async fn approval(&self, p: &Principal, id: &str) -> Result<Value, AppError> {
+        p.require(Action::Read)?;
+        let a = self.pending_or_any(id).await?;
+        Ok(approval_json(&a))
+    }
+
+    async fn pending_or_any(&self, id: &str) -> Result<Approval, AppError> {
+        self.store
+            .approval(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("approval `{id}`")))
+    }
+
+    async fn checkable(&self, p: &Principal, id: &str) -> Result<Approval, AppError> {
+        p.require(Action::Approve)?;
+        let a = self.pending_or_any(id).await?;
+        if a.status != "pending" {
+            return Err(AppError::Conflict(format!(
+                "approval `{id}` is already {}",
+                a.status
+            )));
+        }
+        if a.maker == p.user.name {
+            return Err(AppError::Forbidden {
+                role: p.role.name(),
+                action: "approve or reject their own request",
+            });
+        }
+        Ok(a)
+    }
+
+    /// Approve a held command: it is carried out now, as the checker, with the approval marked
+    /// in the same transaction.
+    pub async fn approve(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        let a = self.checkable(p, id).await?;
+        let loan_id = a
+            .target
+            .strip_prefix("loan/")
+            .ok_or_else(|| corrupt(format!("approval `{id}` targets `{}`", a.target)))?;
+        let event: Value = serde_json::from_str(&a.payload)
+            .map_err(|e| corrupt(format!("approval `{id}` payload: {e}")))?;
+        let decision = Decision {
+            approval_id: a.id.clone(),
+            checker: p.user.name.clone(),
+            at: now(),
+        };
+        let meta = RequestMeta {
+            idempotency_key: None,
+            digest: meta.digest.clone(),
+            dry_run: false,
+        };
+        match self
+            .loan_command_with(p, loan_id, &event, &meta, Some(&decision))
+            .await
+        {
+            Err(AppError::Store(StoreError::NotFound { .. })) => Err(AppError::Conflict(format!(
+                "approval `{id}` was decided meanwhile"
+            ))),
+            other => other,
+        }
+    }
+
+    pub async fn reject(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> Result<Value, AppError> {
+        let a = self.checkable(p, id).await?;
+        let decision = Decision {
+            approval_id: a.id.clone(),
+            checker: p.user.name.clone(),
+            at: now(),
+        };
+        let audit = self.audit(
+            &p.user.name,
+            &format!("reject_{}", a.action),
+            &format!("approval/{id}"),
+            &meta.digest,
+            vec![],
+        );
+        self.store.reject_approval(&decision, &audit).await?;
+        let a = self.pending_or_any(id).await?;
+        Ok(approval_json(&a))
     }
 
     fn idempotency(
@@ -770,6 +965,20 @@ impl App {
         }
         Ok(bad)
     }
+}
+
+fn approval_json(a: &Approval) -> Value {
+    json!({
+        "id": a.id,
+        "action": a.action,
+        "target": a.target,
+        "request": serde_json::from_str::<Value>(&a.payload).unwrap_or(Value::Null),
+        "maker": a.maker,
+        "status": a.status,
+        "checker": a.checker,
+        "created_at": a.created_at,
+        "decided_at": a.decided_at,
+    })
 }
 
 fn with_dry_run(mut body: Value) -> Value {

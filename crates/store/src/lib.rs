@@ -166,6 +166,33 @@ pub struct IdempotencyRecord {
     pub body: String,
 }
 
+/// A maker-checker request: a command held until a second user decides on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: String,
+    /// The action held (`write_off`, `restructure`, `waive_charge`, …).
+    pub action: String,
+    /// What it acts on (`loan/ID`).
+    pub target: String,
+    /// The command's JSON, as the maker sent it.
+    pub payload: String,
+    /// The maker's user name.
+    pub maker: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub checker: Option<String>,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+}
+
+/// A checker's decision, written with the command it releases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub approval_id: String,
+    pub checker: String,
+    pub at: String,
+}
+
 /// Everything one loan command writes, atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandWrite {
@@ -180,6 +207,8 @@ pub struct CommandWrite {
     pub audit: AuditEntry,
     pub outbox: Vec<NewOutbox>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// The approval this command carries out, marked approved in the same transaction.
+    pub approval: Option<Decision>,
 }
 
 /// Filters for listing loans, with keyset pagination on the loan id.
@@ -242,6 +271,25 @@ pub trait Store: Send + Sync {
 
     /// The audit log in order.
     async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Hold a command for approval, with its audit record.
+    async fn create_approval(
+        &self,
+        approval: &Approval,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError>;
+    async fn approvals(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Approval>, StoreError>;
+    /// Reject a pending approval, with its audit record.
+    async fn reject_approval(
+        &self,
+        decision: &Decision,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// Outbox messages after a position, in order.
     async fn outbox_after(

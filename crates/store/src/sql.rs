@@ -14,8 +14,8 @@ use sqlx::{Postgres, QueryBuilder, Sqlite};
 
 use crate::audit::{AuditRecord, chain_hash};
 use crate::{
-    AuditEntry, Backend, CommandWrite, IdempotencyRecord, LoanFilter, LoanRecord, OutboxMessage,
-    Projection, Store, StoreError, StoredEvent, User,
+    Approval, AuditEntry, Backend, CommandWrite, Decision, IdempotencyRecord, LoanFilter,
+    LoanRecord, OutboxMessage, Projection, Store, StoreError, StoredEvent, User,
 };
 
 /// SQLite: one writer connection (SQLite admits one writer at a time; queuing in the pool is
@@ -145,6 +145,35 @@ fn projection(r: ProjectionRow) -> Projection {
 
 type UserRow = (String, String, String, Option<String>, String);
 
+type ApprovalRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+fn approval(r: ApprovalRow) -> Approval {
+    Approval {
+        id: r.0,
+        action: r.1,
+        target: r.2,
+        payload: r.3,
+        maker: r.4,
+        status: r.5,
+        checker: r.6,
+        created_at: r.7,
+        decided_at: r.8,
+    }
+}
+
+const APPROVAL_COLUMNS: &str =
+    "id, action, target, payload, maker, status, checker, created_at, decided_at";
+
 fn user(r: UserRow) -> User {
     User {
         id: r.0,
@@ -203,10 +232,38 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Mark a pending approval decided; refused when it is not pending any more.
+            async fn decide(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                d: &Decision,
+                status: &str,
+            ) -> Result<(), StoreError> {
+                let done = sqlx::query(
+                    "UPDATE approvals SET status = $1, checker = $2, decided_at = $3 \
+                     WHERE id = $4 AND status = 'pending'",
+                )
+                .bind(status)
+                .bind(&d.checker)
+                .bind(&d.at)
+                .bind(&d.approval_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound {
+                        what: format!("pending approval `{}`", d.approval_id),
+                    });
+                }
+                Ok(())
+            }
+
             async fn commit_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 w: &CommandWrite,
             ) -> Result<Vec<i64>, StoreError> {
+                if let Some(d) = &w.approval {
+                    Self::decide(tx, d, "approved").await?;
+                }
                 if let Some(loan) = &w.new_loan {
                     sqlx::query(
                         "INSERT INTO loans (id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at) \
@@ -620,6 +677,61 @@ macro_rules! sql_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn create_approval(&self, a: &Approval, audit: &AuditEntry) -> Result<(), StoreError> {
+                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                sqlx::query(&format!(
+                    "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(&a.id)
+                .bind(&a.action)
+                .bind(&a.target)
+                .bind(&a.payload)
+                .bind(&a.maker)
+                .bind(&a.status)
+                .bind(&a.checker)
+                .bind(&a.created_at)
+                .bind(&a.decided_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+                let row: Option<ApprovalRow> = sqlx::query_as(&format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(approval))
+            }
+
+            async fn approvals(&self, status: Option<&str>, limit: i64) -> Result<Vec<Approval>, StoreError> {
+                let mut q = QueryBuilder::<$db>::new(format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE 1 = 1"
+                ));
+                if let Some(s) = status {
+                    q.push(" AND status = ").push_bind(s.to_owned());
+                }
+                q.push(" ORDER BY id LIMIT ").push_bind(limit.clamp(1, 1000));
+                let rows: Vec<ApprovalRow> = q
+                    .build_query_as()
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                Ok(rows.into_iter().map(approval).collect())
+            }
+
+            async fn reject_approval(&self, d: &Decision, audit: &AuditEntry) -> Result<(), StoreError> {
+                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                Self::decide(&mut tx, d, "rejected").await?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
             }
 
             async fn outbox_after(

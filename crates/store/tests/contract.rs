@@ -112,6 +112,7 @@ fn book(loan: &str, number: &str, partners: &[&str]) -> CommandWrite {
             payload: format!(r#"{{"loan_id":"{loan}"}}"#),
         }],
         idempotency: None,
+        approval: None,
     }
 }
 
@@ -146,6 +147,7 @@ fn payment(loan: &str, version: i64, reference: &str, key: Option<&str>) -> Comm
             status: 201,
             body: format!(r#"{{"reference":"{reference}"}}"#),
         }),
+        approval: None,
     }
 }
 

@@ -84,6 +84,9 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/loans/{id}/events", get(loan_events))
         .route("/v1/loans/{id}/foreclosure-quote", get(foreclosure_quote))
         .route("/v1/loans/{id}/{command}", post(loan_command))
+        .route("/v1/approvals", get(approvals))
+        .route("/v1/approvals/{id}", get(approval))
+        .route("/v1/approvals/{id}/{decision}", post(decide))
         .fallback(not_found)
         .layer(middleware::map_response(problem::ensure_problem))
         .layer(middleware::from_fn_with_state(shared.clone(), measure))
@@ -402,4 +405,43 @@ async fn list_loans(
         limit,
     };
     Ok(Json(s.app.list_loans(&p, filter).await?).into_response())
+}
+
+async fn approvals(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let status = q.get("status").map(String::as_str);
+    Ok(Json(s.app.approvals(&p, status).await?).into_response())
+}
+
+async fn approval(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(s.app.approval(&p, &id).await?).into_response())
+}
+
+/// `approve` carries the held command out; `reject` closes the request.
+async fn decide(
+    State(s): State<AppState>,
+    Path((id, decision)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let m = meta(&headers, &body, false)?;
+    match decision.as_str() {
+        "approve" => Ok(reply(s.app.approve(&p, &id, &m).await?)),
+        "reject" => Ok(Json(s.app.reject(&p, &id, &m).await?).into_response()),
+        other => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no decision `{other}`: use approve or reject"),
+        )),
+    }
 }

@@ -42,6 +42,7 @@ on_both!(
     roles_are_enforced,
     bad_input_gets_a_problem_and_changes_nothing,
     partners_see_only_their_loans,
+    a_maker_cannot_approve_their_own_write_off,
 );
 
 struct Server {
@@ -527,4 +528,113 @@ async fn partners_see_only_their_loans(s: Server) {
         .map(|l| l["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [shared.as_str()]);
+}
+
+async fn a_maker_cannot_approve_their_own_write_off(s: Server) {
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    let maker = s.token("mira", Role::Operations, None).await;
+    let checker = s.token("chetan", Role::Credit, None).await;
+    let (st, b) = s
+        .post(
+            &maker,
+            &format!("/v1/loans/{id}/write-offs"),
+            &json!({"date": "2024-09-01", "reason": "uncontactable"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["approval"]["status"], "pending");
+    let approval = b["approval"]["id"].as_str().unwrap().to_owned();
+    // Held, not done.
+    assert_eq!(s.event_count(&id).await, 1);
+    let (st, b) = s
+        .post(
+            &maker,
+            &format!("/v1/approvals/{approval}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(s.event_count(&id).await, 1);
+    let (_, list) = s.get(&checker, "/v1/approvals?status=pending").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (st, b) = s
+        .post(
+            &checker,
+            &format!("/v1/approvals/{approval}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["state"]["status"], "written_off");
+    assert_eq!(s.event_count(&id).await, 2);
+    let (_, a) = s.get(&maker, &format!("/v1/approvals/{approval}")).await;
+    assert_eq!(
+        (a["status"].as_str(), a["checker"].as_str()),
+        (Some("approved"), Some("chetan"))
+    );
+    // Decided once only.
+    let (st, _) = s
+        .post(
+            &checker,
+            &format!("/v1/approvals/{approval}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // A large waiver is held too, and can be rejected.
+    let other = s.booked_loan("LN-2", rbi_terms()).await;
+    let (st, b) = s
+        .post(
+            &maker,
+            &format!("/v1/loans/{other}/charges"),
+            &json!({"date": "2024-02-02", "kind": "other", "amount": "5000.00"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let (st, b) = s
+        .post(
+            &maker,
+            &format!("/v1/loans/{other}/waivers"),
+            &json!({"date": "2024-02-03", "component": "charges", "amount": "2000.00"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    let held = b["approval"]["id"].as_str().unwrap().to_owned();
+    let (st, b) = s
+        .post(
+            &checker,
+            &format!("/v1/approvals/{held}/reject"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "rejected");
+    assert_eq!(s.event_count(&other).await, 2);
+    let (st, _) = s
+        .post(
+            &checker,
+            &format!("/v1/approvals/{held}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // A small waiver is not held.
+    let (st, b) = s
+        .post(
+            &maker,
+            &format!("/v1/loans/{other}/waivers"),
+            &json!({"date": "2024-02-03", "component": "charges", "amount": "500.00"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert!(s.app.verify_audit().await.unwrap().is_ok());
 }
