@@ -106,7 +106,8 @@ impl Default for ApprovalPolicy {
     fn default() -> Self {
         ApprovalPolicy {
             actions: vec![Action::WriteOff, Action::Restructure],
-            waiver_above: 1_000_00,
+            // 1,000.00 in minor units.
+            waiver_above: 100_000,
         }
     }
 }
