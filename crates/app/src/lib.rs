@@ -10,8 +10,9 @@
 
 pub mod auth;
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::events::{Event, EventKind};
@@ -125,6 +126,26 @@ pub struct App {
     store: Arc<dyn Store>,
     book: String,
     policy: ApprovalPolicy,
+    caches: Caches,
+}
+
+/// What the service keeps in memory to spare the database: a loan's record and terms never
+/// change once booked; a token's user is re-read after a short time; the business date is
+/// re-read every second.
+#[derive(Default)]
+struct Caches {
+    loans: std::sync::Mutex<HashMap<String, Arc<(LoanRecord, Terms)>>>,
+    tokens: std::sync::Mutex<HashMap<String, (Principal, Instant)>>,
+    business_date: std::sync::Mutex<Option<(Date, Instant)>>,
+}
+
+const CACHE_ENTRIES: usize = 100_000;
+const TOKEN_TTL: Duration = Duration::from_secs(30);
+const DATE_TTL: Duration = Duration::from_secs(1);
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a cache lock leaves a cache, not money, in doubt: keep using it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn now() -> String {
@@ -185,6 +206,7 @@ impl App {
             store,
             book: book.to_owned(),
             policy: ApprovalPolicy::default(),
+            caches: Caches::default(),
         })
     }
 
@@ -199,9 +221,17 @@ impl App {
     }
 
     pub async fn business_date(&self) -> Result<Date, AppError> {
+        if let Some((d, at)) = *lock(&self.caches.business_date) {
+            if at.elapsed() < DATE_TTL {
+                return Ok(d);
+            }
+        }
         let text = self.store.business_date(&self.book).await?;
-        text.parse()
-            .map_err(|e| corrupt(format!("business date `{text}`: {e}")))
+        let d: Date = text
+            .parse()
+            .map_err(|e| corrupt(format!("business date `{text}`: {e}")))?;
+        *lock(&self.caches.business_date) = Some((d, Instant::now()));
+        Ok(d)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -209,9 +239,15 @@ impl App {
     // -----------------------------------------------------------------------------------------
 
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
+        let hash = token_hash(token);
+        if let Some((p, at)) = lock(&self.caches.tokens).get(&hash) {
+            if at.elapsed() < TOKEN_TTL {
+                return Ok(p.clone());
+            }
+        }
         let user = self
             .store
-            .user_by_token(&token_hash(token))
+            .user_by_token(&hash)
             .await?
             .ok_or(AppError::Unauthorized)?;
         let role = Role::parse(&user.role).ok_or_else(|| {
@@ -220,7 +256,13 @@ impl App {
                 user.name, user.role
             ))
         })?;
-        Ok(Principal { user, role })
+        let p = Principal { user, role };
+        let mut tokens = lock(&self.caches.tokens);
+        if tokens.len() >= CACHE_ENTRIES {
+            tokens.clear();
+        }
+        tokens.insert(hash, (p.clone(), Instant::now()));
+        Ok(p)
     }
 
     /// Create the first admin and return its token; refused once any user exists.
@@ -400,7 +442,12 @@ impl App {
             created_at: at.clone(),
         };
         let version = events.len() as i64;
-        let state_json = state_value(&state)?;
+        // A dry run shows the whole schedule; a booking answers with the summary.
+        let state_json = if meta.dry_run {
+            state_value(&state)?
+        } else {
+            state.summary_json()
+        };
         let body = json!({
             "id": id,
             "loan_number": record.loan_number,
@@ -433,7 +480,7 @@ impl App {
             at,
             loan_id: id.clone(),
             expected_version: 0,
-            projection: projection(&id, version, &state, &state_json),
+            projection: projection(&id, version, &state),
             new_loan: Some(record),
             events: events
                 .iter()
@@ -536,7 +583,12 @@ impl App {
             };
             AppError::invalid(field, e.rule.clone())
         })?;
-        let state_json = state_value(&state)?;
+        // A dry run shows the whole resulting schedule; a command answers with the summary.
+        let state_json = if meta.dry_run {
+            state_value(&state)?
+        } else {
+            state.summary_json()
+        };
         let seq = version + 1;
         let body = json!({
             "loan_id": loan_id,
@@ -554,16 +606,16 @@ impl App {
             return self.hold(p, loan_id, &new, event, meta).await;
         }
         let reply = Reply { status: 201, body };
-        let previous = self.store.projection(loan_id).await?;
+        let previous = self.store.projection_head(loan_id).await?;
         let mut outbox = vec![event_message(loan_id, seq, &new, loaded.terms.currency)];
-        if let Some(prev) = previous {
+        if let Some((_, prev_class)) = previous {
             let class = state.classification.name();
-            if prev.classification != class {
+            if prev_class != class {
                 outbox.push(NewOutbox {
                     id: uuid::Uuid::now_v7().to_string(),
                     loan_id: Some(loan_id.to_owned()),
                     topic: "loan.class_changed".into(),
-                    payload: json!({"loan_id": loan_id, "from": prev.classification, "to": class, "as_of": state.as_of.to_string()}).to_string(),
+                    payload: json!({"loan_id": loan_id, "from": prev_class, "to": class, "as_of": state.as_of.to_string()}).to_string(),
                 });
             }
         }
@@ -577,7 +629,7 @@ impl App {
                 value_date: new.date.to_string(),
                 event: event_json(&new, loaded.terms.currency),
             }],
-            projection: projection(loan_id, seq, &state, &state_json),
+            projection: projection(loan_id, seq, &state),
             audit: self.audit(
                 &p.user.name,
                 action_for(&new.kind).name(),
@@ -780,12 +832,30 @@ impl App {
     // Queries
     // -----------------------------------------------------------------------------------------
 
-    async fn load(&self, p: &Principal, loan_id: &str) -> Result<Loaded, AppError> {
+    /// A loan's record and parsed terms, from the cache or the store.
+    async fn loan_record(&self, loan_id: &str) -> Result<Arc<(LoanRecord, Terms)>, AppError> {
+        if let Some(l) = lock(&self.caches.loans).get(loan_id) {
+            return Ok(l.clone());
+        }
         let record = self
             .store
             .loan(loan_id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("loan `{loan_id}`")))?;
+        let terms = Terms::from_json(&record.terms)
+            .map_err(|e| corrupt(format!("terms of loan `{loan_id}`: {e}")))?;
+        let l = Arc::new((record, terms));
+        let mut loans = lock(&self.caches.loans);
+        if loans.len() >= CACHE_ENTRIES {
+            loans.clear();
+        }
+        loans.insert(loan_id.to_owned(), l.clone());
+        Ok(l)
+    }
+
+    async fn load(&self, p: &Principal, loan_id: &str) -> Result<Loaded, AppError> {
+        let loan = self.loan_record(loan_id).await?;
+        let (record, terms) = (&loan.0, &loan.1);
         if p.role == Role::Partner
             && !p
                 .user
@@ -796,21 +866,17 @@ impl App {
             // A partner does not learn that loans it does not fund exist.
             return Err(AppError::NotFound(format!("loan `{loan_id}`")));
         }
-        let terms = Terms::from_json(&record.terms)
-            .map_err(|e| corrupt(format!("terms of loan `{loan_id}`: {e}")))?;
-        let stored = self.store.events(loan_id).await?;
+        let stored = self.store.event_documents(loan_id).await?;
         let mut events = Vec::with_capacity(stored.len());
-        for s in &stored {
-            let v: Value = serde_json::from_str(&s.event)
-                .map_err(|e| corrupt(format!("event {} of loan `{loan_id}`: {e}", s.seq)))?;
+        for (i, doc) in stored.iter().enumerate() {
             events.push(
-                Event::from_json_value(&v, terms.currency)
-                    .map_err(|e| corrupt(format!("event {} of loan `{loan_id}`: {e}", s.seq)))?,
+                Event::from_stored_json(doc, terms.currency)
+                    .map_err(|e| corrupt(format!("event {} of loan `{loan_id}`: {e}", i + 1)))?,
             );
         }
         Ok(Loaded {
-            record,
-            terms,
+            record: record.clone(),
+            terms: terms.clone(),
             events,
         })
     }
@@ -951,12 +1017,7 @@ impl App {
                     continue;
                 }
             };
-            let expected = projection(
-                &id,
-                loaded.events.len() as i64,
-                &fresh,
-                &state_value(&fresh)?,
-            );
+            let expected = projection(&id, loaded.events.len() as i64, &fresh);
             if expected != stored {
                 bad.push(format!(
                     "{id}: projection version {} differs from replay",
@@ -1034,7 +1095,7 @@ fn event_message(
     }
 }
 
-fn projection(loan_id: &str, version: i64, s: &LoanState, state_json: &Value) -> Projection {
+fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projection {
     Projection {
         loan_id: loan_id.to_owned(),
         version,
@@ -1044,6 +1105,6 @@ fn projection(loan_id: &str, version: i64, s: &LoanState, state_json: &Value) ->
         dpd: i64::from(s.dpd),
         principal_outstanding: s.balances.principal_outstanding,
         total_overdue: s.total_overdue,
-        state: state_json.to_string(),
+        state: s.summary_json().to_string(),
     }
 }

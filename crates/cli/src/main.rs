@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod load;
 mod quote;
 mod replay;
 mod service;
@@ -38,6 +39,8 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(service::AuditCommand),
+    /// Drive a running server with payments and reads; report throughput and latency.
+    Load(load::LoadArgs),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => service::admin(&cmd),
         Command::Token(cmd) => service::token(&cmd),
         Command::Audit(cmd) => service::audit(&cmd),
+        Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

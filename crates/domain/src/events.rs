@@ -530,6 +530,19 @@ impl Event {
         }
     }
 
+    /// Read one stored event: the fast path for documents this build wrote (current version),
+    /// falling back to the general reader for older ones.
+    pub fn from_stored_json(text: &str, currency: Currency) -> Result<Event, FieldError> {
+        match serde_json::from_str::<EventDocV1>(text) {
+            Ok(doc) => doc.parse(currency),
+            Err(_) => {
+                let v: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| FieldError::new("event", e.to_string()))?;
+                Event::from_json_value(&v, currency)
+            }
+        }
+    }
+
     /// Read a JSON array of events (or JSON lines, one object per line). Errors name the event's
     /// position (`events[3].amount: …`).
     pub fn list_from_json(text: &str, currency: Currency) -> Result<Vec<Event>, Vec<FieldError>> {

@@ -491,16 +491,22 @@ impl Engine {
     fn apply_excess(&mut self, terms: &Terms, day: Date) {
         let sources = std::mem::take(&mut self.excess);
         let mut left = Vec::with_capacity(sources.len());
-        for (reference, amount) in sources {
+        let mut sources = sources.into_iter();
+        for (reference, amount) in sources.by_ref() {
             let lines = self.allocate(terms, day, amount);
             let used: i64 = lines.iter().map(|l| l.amount).sum();
-            if let Some(r) = self.receipts.get_mut(&reference) {
-                r.lines.extend(lines);
+            if used > 0 {
+                if let Some(r) = self.receipts.get_mut(&reference) {
+                    r.lines.extend(lines);
+                }
             }
             if amount > used {
                 left.push((reference, amount - used));
+                // Everything due is paid: the later sources stay as they are.
+                break;
             }
         }
+        left.extend(sources);
         self.excess = left;
     }
 
@@ -1923,9 +1929,15 @@ impl LoanState {
     }
 }
 
-impl Serialize for LoanState {
-    /// The `loanbook replay --json` shape.
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl LoanState {
+    /// The state without its instalment rows: what a list, a projection or a command's answer
+    /// needs.
+    pub fn summary_json(&self) -> serde_json::Value {
+        self.to_json(false)
+    }
+
+    /// The `loanbook replay --json` shape; `rows` adds the instalments.
+    pub fn to_json(&self, rows: bool) -> serde_json::Value {
         use serde_json::{Value, json};
         let digits = self.currency.minor_digits();
         let m = |v: i64| Value::String(crate::money::format_minor(v, digits));
@@ -1953,23 +1965,6 @@ impl Serialize for LoanState {
             "foreclosure_amount": m(self.foreclosure_amount),
             "installment_amount": m(self.installment_amount),
             "annual_rate": self.annual_rate.normalize().to_string(),
-            "installments": self.installments.iter().map(|i| json!({
-                "number": i.number,
-                "due_date": i.due_date.to_string(),
-                "principal": m(i.principal),
-                "interest": m(i.interest),
-                "total": m(i.total),
-                "paid": m(i.paid),
-                "waived": m(i.waived),
-                "capitalised": m(i.capitalised),
-                "status": match i.status {
-                    InstallmentStatus::Paid => "paid",
-                    InstallmentStatus::PartiallyPaid => "partially_paid",
-                    InstallmentStatus::Overdue => "overdue",
-                    InstallmentStatus::Due => "due",
-                    InstallmentStatus::Upcoming => "upcoming",
-                },
-            })).collect::<Vec<_>>(),
             "partners": self.partners.iter().map(|p| json!({
                 "id": p.id,
                 "principal_outstanding": m(p.principal_outstanding),
@@ -1980,6 +1975,32 @@ impl Serialize for LoanState {
             "events_applied": self.events_applied,
         });
         if let Some(obj) = v.as_object_mut() {
+            if rows {
+                let installments: Vec<Value> = self
+                    .installments
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "number": i.number,
+                            "due_date": i.due_date.to_string(),
+                            "principal": m(i.principal),
+                            "interest": m(i.interest),
+                            "total": m(i.total),
+                            "paid": m(i.paid),
+                            "waived": m(i.waived),
+                            "capitalised": m(i.capitalised),
+                            "status": match i.status {
+                                InstallmentStatus::Paid => "paid",
+                                InstallmentStatus::PartiallyPaid => "partially_paid",
+                                InstallmentStatus::Overdue => "overdue",
+                                InstallmentStatus::Due => "due",
+                                InstallmentStatus::Upcoming => "upcoming",
+                            },
+                        })
+                    })
+                    .collect();
+                obj.insert("installments".into(), Value::Array(installments));
+            }
             if let Some(d) = self.closed_on {
                 obj.insert("closed_on".into(), json!(d.to_string()));
             }
@@ -1994,6 +2015,13 @@ impl Serialize for LoanState {
                 obj.insert("settlement_shortfall".into(), loss(l));
             }
         }
-        v.serialize(serializer)
+        v
+    }
+}
+
+impl Serialize for LoanState {
+    /// The `loanbook replay --json` shape.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json(true).serialize(serializer)
     }
 }

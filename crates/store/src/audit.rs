@@ -20,20 +20,32 @@ pub struct AuditRecord {
 
 /// SHA-256 (hex) of the previous hash and the record's canonical JSON.
 pub fn chain_hash(prev_hash: &str, seq: i64, entry: &AuditEntry) -> String {
-    // Field order is fixed by the struct; serde_json writes it deterministically.
-    let body = serde_json::json!({
-        "seq": seq,
-        "at": entry.at,
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "request_digest": entry.request_digest,
-        "event_ids": entry.event_ids,
-    });
+    /// The hashed form. A struct, not a JSON map, so the field order is fixed by this
+    /// declaration whatever features serde_json is built with.
+    #[derive(Serialize)]
+    struct Hashed<'a> {
+        seq: i64,
+        at: &'a str,
+        actor: &'a str,
+        action: &'a str,
+        target: &'a str,
+        request_digest: &'a str,
+        event_ids: &'a [String],
+    }
+    let body = serde_json::to_vec(&Hashed {
+        seq,
+        at: &entry.at,
+        actor: &entry.actor,
+        action: &entry.action,
+        target: &entry.target,
+        request_digest: &entry.request_digest,
+        event_ids: &entry.event_ids,
+    })
+    .unwrap_or_default();
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
-    h.update(body.to_string().as_bytes());
+    h.update(&body);
     hex::encode(h.finalize())
 }
 

@@ -259,7 +259,11 @@ pub trait Store: Send + Sync {
 
     async fn loan(&self, id: &str) -> Result<Option<LoanRecord>, StoreError>;
     async fn events(&self, loan_id: &str) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Just the event documents of a loan, in order: what a replay needs, in one round trip.
+    async fn event_documents(&self, loan_id: &str) -> Result<Vec<String>, StoreError>;
     async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError>;
+    /// The projection's version and classification only.
+    async fn projection_head(&self, loan_id: &str) -> Result<Option<(i64, String)>, StoreError>;
     async fn list_loans(&self, filter: &LoanFilter) -> Result<Vec<Projection>, StoreError>;
     async fn loan_ids(&self) -> Result<Vec<String>, StoreError>;
 

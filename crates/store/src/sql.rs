@@ -187,9 +187,21 @@ fn user(r: UserRow) -> User {
 const PROJECTION_COLUMNS: &str = "p.loan_id, p.version, p.as_of, p.status, p.classification, p.dpd, \
      p.principal_outstanding, p.total_overdue, p.state";
 
+/// Separates event documents in one aggregated string: JSON escapes every control character
+/// inside strings, so a record separator never occurs in a document.
+const SEPARATOR: char = '\u{1e}';
+
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $backend:expr, $lock_head:literal) => {
+    ($store:ty, $db:ty, $backend:expr, $lock_head:literal, $aggregate:literal, $begin:literal) => {
         impl $store {
+            /// Start a write transaction. SQLite takes the write lock at once (`BEGIN
+            /// IMMEDIATE`), so another process writing meanwhile makes it wait rather than fail.
+            async fn begin_write(
+                pool: &sqlx::Pool<$db>,
+            ) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
+                pool.begin_with($begin).await.map_err(db_err)
+            }
+
             /// Append one audit record inside `tx`, chained to the head, which the transaction
             /// holds locked until it ends.
             async fn append_audit(
@@ -440,7 +452,7 @@ macro_rules! sql_store {
             }
 
             async fn create_user(&self, u: &User, audit: &AuditEntry) -> Result<(), StoreError> {
-                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query(
                     "INSERT INTO users (id, name, role, partner_id, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -489,7 +501,7 @@ macro_rules! sql_store {
                 user_id: &str,
                 audit: &AuditEntry,
             ) -> Result<(), StoreError> {
-                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query("INSERT INTO api_tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")
                     .bind(hash)
                     .bind(user_id)
@@ -514,7 +526,7 @@ macro_rules! sql_store {
             }
 
             async fn commit(&self, w: &CommandWrite) -> Result<Vec<i64>, StoreError> {
-                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                let mut tx = Self::begin_write(self.writer()).await?;
                 let seqs = Self::commit_in(&mut tx, w).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(seqs)
@@ -573,6 +585,20 @@ macro_rules! sql_store {
                     .collect())
             }
 
+            async fn event_documents(&self, loan_id: &str) -> Result<Vec<String>, StoreError> {
+                // One row instead of thousands: the driver's per-row cost dominates otherwise.
+                let (joined,): (Option<String>,) = sqlx::query_as($aggregate)
+                    .bind(loan_id)
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                Ok(match joined {
+                    None => Vec::new(),
+                    Some(j) if j.is_empty() => Vec::new(),
+                    Some(j) => j.split(SEPARATOR).map(str::to_owned).collect(),
+                })
+            }
+
             async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError> {
                 let row: Option<ProjectionRow> = sqlx::query_as(&format!(
                     "SELECT {PROJECTION_COLUMNS} FROM loan_projections p WHERE p.loan_id = $1"
@@ -582,6 +608,14 @@ macro_rules! sql_store {
                 .await
                 .map_err(db_err)?;
                 Ok(row.map(projection))
+            }
+
+            async fn projection_head(&self, loan_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+                sqlx::query_as("SELECT version, classification FROM loan_projections WHERE loan_id = $1")
+                    .bind(loan_id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_err)
             }
 
             async fn list_loans(&self, f: &LoanFilter) -> Result<Vec<Projection>, StoreError> {
@@ -680,7 +714,7 @@ macro_rules! sql_store {
             }
 
             async fn create_approval(&self, a: &Approval, audit: &AuditEntry) -> Result<(), StoreError> {
-                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query(&format!(
                     "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 ))
@@ -728,7 +762,7 @@ macro_rules! sql_store {
             }
 
             async fn reject_approval(&self, d: &Decision, audit: &AuditEntry) -> Result<(), StoreError> {
-                let mut tx = self.writer().begin().await.map_err(db_err)?;
+                let mut tx = Self::begin_write(self.writer()).await?;
                 Self::decide(&mut tx, d, "rejected").await?;
                 Self::append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
@@ -765,5 +799,21 @@ macro_rules! sql_store {
 }
 
 // SQLite has one writer connection, so the head needs no row lock; PostgreSQL locks the row.
-sql_store!(SqliteStore, Sqlite, Backend::Sqlite, "");
-sql_store!(PgStore, Postgres, Backend::Postgres, " FOR UPDATE");
+// The aggregate differs in name and in how it is ordered.
+sql_store!(
+    SqliteStore,
+    Sqlite,
+    Backend::Sqlite,
+    "",
+    "SELECT group_concat(event, char(30)) FROM \
+     (SELECT event FROM loan_events WHERE loan_id = $1 ORDER BY seq)",
+    "BEGIN IMMEDIATE"
+);
+sql_store!(
+    PgStore,
+    Postgres,
+    Backend::Postgres,
+    " FOR UPDATE",
+    "SELECT string_agg(event, chr(30) ORDER BY seq) FROM loan_events WHERE loan_id = $1",
+    "BEGIN"
+);

@@ -40,7 +40,8 @@ impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             rate_limit: 5_000,
-            body_limit: 256 * 1024,
+            // A migrated loan is booked with its whole history in one request.
+            body_limit: 2 * 1024 * 1024,
         }
     }
 }
