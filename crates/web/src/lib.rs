@@ -6,6 +6,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod openapi;
 mod problem;
 
 use std::collections::HashMap;
@@ -80,6 +81,8 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs_page))
         .route("/v1/loans", post(book_loan).get(list_loans))
         .route("/v1/loans/{id}", get(loan))
         .route("/v1/loans/{id}/events", get(loan_events))
@@ -168,6 +171,14 @@ async fn metrics(State(s): State<AppState>) -> Response {
         s.started.elapsed().as_secs(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(openapi::document())
+}
+
+async fn docs_page() -> axum::response::Html<String> {
+    axum::response::Html(openapi::page())
 }
 
 async fn not_found() -> Problem {
@@ -286,21 +297,10 @@ async fn book_loan(
 
 /// The event type each command endpoint appends.
 fn event_type(command: &str) -> Option<&'static str> {
-    Some(match command {
-        "disbursements" => "disbursement",
-        "payments" => "payment",
-        "reversals" => "payment_reversal",
-        "charges" => "charge",
-        "waivers" => "waiver",
-        "prepayments" => "prepayment",
-        "rate-changes" => "rate_change",
-        "restructures" => "restructure",
-        "write-offs" => "write_off",
-        "recoveries" => "recovery",
-        "settlements" => "settlement",
-        "foreclosures" => "foreclosure",
-        _ => return None,
-    })
+    openapi::COMMANDS
+        .iter()
+        .find(|(segment, _, _)| *segment == command)
+        .map(|(_, event, _)| *event)
 }
 
 async fn loan_command(
