@@ -95,6 +95,7 @@ pub enum Action {
     Foreclose,
     Approve,
     ManageUsers,
+    ManageWebhooks,
 }
 
 impl Action {
@@ -115,6 +116,7 @@ impl Action {
             Action::Foreclose => "foreclose",
             Action::Approve => "approve",
             Action::ManageUsers => "manage_users",
+            Action::ManageWebhooks => "manage_webhooks",
         }
     }
 }

@@ -9,6 +9,7 @@
 )]
 
 pub mod auth;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub enum AppError {
 }
 
 impl AppError {
-    fn invalid(field: impl Into<String>, rule: impl Into<String>) -> AppError {
+    pub(crate) fn invalid(field: impl Into<String>, rule: impl Into<String>) -> AppError {
         AppError::Invalid(vec![FieldError::new(field, rule)])
     }
 }
@@ -148,7 +149,7 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
@@ -339,7 +340,7 @@ impl App {
         Ok(token)
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         actor: &str,
         action: &str,

@@ -164,10 +164,18 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().context("local address")?;
         println!("Loanbook is serving on http://{addr}");
         tracing::info!(%addr, backend = ?app.store().backend(), "serving");
-        let router = loanbook_web::router(Arc::new(app), config);
+        let app = Arc::new(app);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let relay = tokio::spawn(loanbook_web::relay(app.clone(), async move {
+            let mut rx = stop_rx;
+            let _ = rx.wait_for(|stop| *stop).await;
+        }));
+        let router = loanbook_web::router(app, config);
         loanbook_web::serve(listener, router, shutdown())
             .await
             .context("serving")?;
+        let _ = stop_tx.send(true);
+        let _ = relay.await;
         tracing::info!("stopped");
         Ok(())
     })

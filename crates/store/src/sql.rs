@@ -14,8 +14,9 @@ use sqlx::{Postgres, QueryBuilder, Sqlite};
 
 use crate::audit::{AuditRecord, chain_hash};
 use crate::{
-    Approval, AuditEntry, Backend, CommandWrite, Decision, IdempotencyRecord, LoanFilter,
-    LoanRecord, OutboxMessage, Projection, Store, StoreError, StoredEvent, User,
+    Approval, Attempt, AuditEntry, Backend, CommandWrite, Decision, Delivery, IdempotencyRecord,
+    LoanFilter, LoanRecord, OutboxMessage, Projection, Store, StoreError, StoredEvent, User,
+    WebhookEndpoint,
 };
 
 /// SQLite: one writer connection (SQLite admits one writer at a time; queuing in the pool is
@@ -170,6 +171,30 @@ fn approval(r: ApprovalRow) -> Approval {
         decided_at: r.8,
     }
 }
+
+type DeliveryRow = (
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn delivery(r: DeliveryRow) -> Delivery {
+    Delivery {
+        endpoint_id: r.0,
+        outbox_position: r.1,
+        attempts: r.2,
+        status: r.3,
+        next_attempt_at: r.4,
+        last_error: r.5,
+        delivered_at: r.6,
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "d.endpoint_id, d.outbox_position, d.attempts, d.status, d.next_attempt_at, d.last_error, d.delivered_at";
 
 const APPROVAL_COLUMNS: &str =
     "id, action, target, payload, maker, status, checker, created_at, decided_at";
@@ -766,6 +791,152 @@ macro_rules! sql_store {
                 Self::decide(&mut tx, d, "rejected").await?;
                 Self::append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
+            }
+
+            async fn create_webhook(&self, w: &WebhookEndpoint, audit: &AuditEntry) -> Result<(), StoreError> {
+                let topics = serde_json::to_string(&w.topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = Self::begin_write(self.writer()).await?;
+                sqlx::query(
+                    "INSERT INTO webhook_endpoints (id, url, secret, topics, active, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&w.id)
+                .bind(&w.url)
+                .bind(&w.secret)
+                .bind(topics)
+                .bind(w.active)
+                .bind(&w.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+                let rows: Vec<(String, String, String, String, bool, String)> = sqlx::query_as(
+                    "SELECT id, url, secret, topics, active, created_at FROM webhook_endpoints ORDER BY id",
+                )
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(WebhookEndpoint {
+                            topics: serde_json::from_str(&r.3)
+                                .map_err(|e| StoreError::Corrupt(format!("webhook {}: {e}", r.0)))?,
+                            id: r.0,
+                            url: r.1,
+                            secret: r.2,
+                            active: r.4,
+                            created_at: r.5,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn dispatch_outbox(&self, now: &str, limit: i64) -> Result<usize, StoreError> {
+                let endpoints: Vec<WebhookEndpoint> =
+                    self.webhooks().await?.into_iter().filter(|w| w.active).collect();
+                let mut tx = Self::begin_write(self.writer()).await?;
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT position, topic FROM outbox WHERE dispatched_at IS NULL ORDER BY position LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                for (position, topic) in &rows {
+                    for w in endpoints.iter().filter(|w| w.topics.iter().any(|t| t == "*" || t == topic)) {
+                        sqlx::query(
+                            "INSERT INTO webhook_deliveries (endpoint_id, outbox_position, attempts, status, next_attempt_at) \
+                             VALUES ($1, $2, 0, 'pending', $3) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&w.id)
+                        .bind(position)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    }
+                    sqlx::query("UPDATE outbox SET dispatched_at = $1 WHERE position = $2")
+                        .bind(now)
+                        .bind(position)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(rows.len())
+            }
+
+            async fn due_deliveries(&self, now: &str) -> Result<Vec<(Delivery, OutboxMessage)>, StoreError> {
+                type Row = (String, i64, i64, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>, String, String, String);
+                let rows: Vec<Row> = sqlx::query_as(&format!(
+                    "SELECT {DELIVERY_COLUMNS}, o.position, o.id, o.loan_id, o.topic, o.payload, o.created_at \
+                     FROM webhook_deliveries d JOIN outbox o ON o.position = d.outbox_position \
+                     WHERE d.status = 'pending' AND d.outbox_position = \
+                       (SELECT MIN(e.outbox_position) FROM webhook_deliveries e \
+                        WHERE e.endpoint_id = d.endpoint_id AND e.status = 'pending') \
+                     AND d.next_attempt_at <= $1 ORDER BY d.outbox_position"
+                ))
+                .bind(now)
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            delivery((r.0, r.1, r.2, r.3, r.4, r.5, r.6)),
+                            OutboxMessage {
+                                position: r.7,
+                                id: r.8,
+                                loan_id: r.9,
+                                topic: r.10,
+                                payload: r.11,
+                                created_at: r.12,
+                            },
+                        )
+                    })
+                    .collect())
+            }
+
+            async fn record_attempt(&self, endpoint_id: &str, position: i64, a: &Attempt) -> Result<(), StoreError> {
+                let q = match a {
+                    Attempt::Delivered { at } => sqlx::query(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, status = 'delivered', \
+                         delivered_at = $1, next_attempt_at = NULL, last_error = NULL \
+                         WHERE endpoint_id = $2 AND outbox_position = $3",
+                    )
+                    .bind(at.clone()),
+                    Attempt::Failed { error, next_attempt_at } => sqlx::query(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, \
+                         status = CASE WHEN $1 IS NULL THEN 'failed' ELSE 'pending' END, \
+                         next_attempt_at = $1, last_error = $2 \
+                         WHERE endpoint_id = $3 AND outbox_position = $4",
+                    )
+                    .bind(next_attempt_at.clone())
+                    .bind(error.clone()),
+                };
+                q.bind(endpoint_id.to_owned())
+                    .bind(position)
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn deliveries(&self, endpoint_id: &str, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+                let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.endpoint_id = $1 \
+                     ORDER BY d.outbox_position DESC LIMIT $2"
+                ))
+                .bind(endpoint_id)
+                .bind(limit.clamp(1, 1000))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(delivery).collect())
             }
 
             async fn outbox_after(

@@ -88,6 +88,8 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/loans/{id}/events", get(loan_events))
         .route("/v1/loans/{id}/foreclosure-quote", get(foreclosure_quote))
         .route("/v1/loans/{id}/{command}", post(loan_command))
+        .route("/v1/webhooks", post(create_webhook).get(webhooks))
+        .route("/v1/webhooks/{id}/deliveries", get(webhook_deliveries))
         .route("/v1/approvals", get(approvals))
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/{decision}", post(decide))
@@ -445,4 +447,58 @@ async fn decide(
             &format!("no decision `{other}`: use approve or reject"),
         )),
     }
+}
+
+async fn create_webhook(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let v = body_json(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_webhook(&p, &v).await?),
+    )
+        .into_response())
+}
+
+async fn webhooks(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(s.app.webhooks(&p).await?).into_response())
+}
+
+async fn webhook_deliveries(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(s.app.webhook_deliveries(&p, &id).await?).into_response())
+}
+
+/// Run the webhook relay until `stop` resolves: a pass every quarter second.
+pub async fn relay(app: Arc<App>, stop: impl std::future::Future<Output = ()>) {
+    let http = match reqwest_client() {
+        Some(c) => c,
+        None => return,
+    };
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) = app.relay_once(&http).await {
+            tracing::warn!(error = %e, "webhook relay");
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+fn reqwest_client() -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| tracing::error!(error = %e, "webhook client"))
+        .ok()
 }

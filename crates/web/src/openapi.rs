@@ -150,6 +150,20 @@ pub fn document() -> Value {
             })),
         }}));
     }
+    paths.insert("/v1/webhooks".into(), json!({
+        "post": {
+            "summary": "Subscribe a URL to outbox topics (admin); the answer shows the signing secret once",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["url"], "properties": {
+                "url": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}}}}}}},
+            "responses": with_problems(json!({"201": ok("The endpoint with its secret")})),
+        },
+        "get": {"summary": "Webhook endpoints (admin)", "responses": with_problems(json!({"200": ok("{items}")}))},
+    }));
+    paths.insert("/v1/webhooks/{id}/deliveries".into(), json!({"get": {
+        "summary": "Delivery status of an endpoint's messages",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": with_problems(json!({"200": ok("{items}")})),
+    }}));
     paths.insert("/v1/approvals".into(), json!({"get": {
         "summary": "Maker-checker requests",
         "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "approved", "rejected"]}}],

@@ -43,6 +43,7 @@ on_both!(
     bad_input_gets_a_problem_and_changes_nothing,
     partners_see_only_their_loans,
     a_maker_cannot_approve_their_own_write_off,
+    webhooks_are_signed_ordered_and_retried,
 );
 
 struct Server {
@@ -637,4 +638,127 @@ async fn a_maker_cannot_approve_their_own_write_off(s: Server) {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert!(s.app.verify_audit().await.unwrap().is_ok());
+}
+
+/// A subscriber that answers 500 to its first `fail` requests and records every request.
+async fn receiver(
+    fail: usize,
+) -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(u16, reqwest::header::HeaderMap, String)>>>,
+) {
+    use axum::http::HeaderMap;
+    let seen: Arc<std::sync::Mutex<Vec<(u16, reqwest::header::HeaderMap, String)>>> =
+        Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                let mut log = log.lock().unwrap();
+                let status = if log.len() < fail { 500 } else { 200 };
+                let mut h = reqwest::header::HeaderMap::new();
+                for (k, v) in &headers {
+                    h.insert(k.clone(), v.clone());
+                }
+                log.push((status, h, body));
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn webhooks_are_signed_ordered_and_retried(s: Server) {
+    let (url, seen) = receiver(2).await;
+    let (st, hook) = s
+        .post(
+            &s.admin,
+            "/v1/webhooks",
+            &json!({"url": url, "topics": ["*"]}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{hook}");
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    let (st, _) = s
+        .post(&s.admin, "/v1/webhooks", &json!({"url": "ftp://x"}), None)
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let id = s.booked_loan("LN-1", rbi_terms()).await;
+    for i in 1..=3 {
+        let (st, _) = s
+            .post(
+                &s.admin,
+                &format!("/v1/loans/{id}/payments"),
+                &payment("2024-02-01", "100.00", &format!("U{i}")),
+                Some(&format!("k{i}")),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+    let http = reqwest::Client::new();
+    let t = std::time::Instant::now();
+    loop {
+        s.app.relay_once(&http).await.unwrap();
+        let delivered = seen.lock().unwrap().iter().filter(|r| r.0 == 200).count();
+        if delivered >= 6 || t.elapsed() > std::time::Duration::from_secs(20) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    let ok: Vec<_> = seen.iter().filter(|r| r.0 == 200).collect();
+    let topics: Vec<String> = ok
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.2).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // Disbursed in 2024 and unpaid since, the loan is NPA on today's business date.
+    assert_eq!(
+        topics,
+        [
+            "loan.booked",
+            "loan.disbursed",
+            "loan.class_changed",
+            "payment.posted",
+            "payment.posted",
+            "payment.posted"
+        ]
+    );
+    let seqs: Vec<i64> = ok
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(&r.2).unwrap()["data"]["seq"].as_i64())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    // The first message failed twice and was retried; every request is signed.
+    assert_eq!(seen.len(), 8);
+    assert_eq!(seen[0].1["webhook-id"], seen[2].1["webhook-id"]);
+    for (_, h, body) in &seen {
+        let id = h["webhook-id"].to_str().unwrap();
+        let ts: i64 = h["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+        let expected = loanbook_app::webhooks::sign(&secret, id, ts, body).unwrap();
+        assert_eq!(h["webhook-signature"].to_str().unwrap(), expected);
+    }
+    let (_, d) = s
+        .get(
+            &s.admin,
+            &format!("/v1/webhooks/{}/deliveries", hook["id"].as_str().unwrap()),
+        )
+        .await;
+    let items = d["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert!(items.iter().all(|i| i["status"] == "delivered"));
+    assert_eq!(items.last().unwrap()["attempts"], 3);
+    let auditor = s.token("audrey", Role::Auditor, None).await;
+    let (st, _) = s.get(&auditor, "/v1/webhooks").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
 }
