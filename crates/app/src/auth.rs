@@ -51,7 +51,13 @@ impl Role {
             Role::Auditor | Role::Partner => matches!(action, Read),
             Role::Credit => matches!(
                 action,
-                Read | BookLoan | ChangeRate | Restructure | WriteOff | Settle | Approve
+                Read | BookLoan
+                    | ChangeRate
+                    | Restructure
+                    | WriteOff
+                    | Settle
+                    | Approve
+                    | ManageProducts
             ),
             Role::Operations => matches!(
                 action,
@@ -96,6 +102,7 @@ pub enum Action {
     Approve,
     ManageUsers,
     ManageWebhooks,
+    ManageProducts,
 }
 
 impl Action {
@@ -117,6 +124,7 @@ impl Action {
             Action::Approve => "approve",
             Action::ManageUsers => "manage_users",
             Action::ManageWebhooks => "manage_webhooks",
+            Action::ManageProducts => "manage_products",
         }
     }
 }

@@ -9,6 +9,7 @@
 )]
 
 pub mod auth;
+mod catalogue;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -102,6 +103,8 @@ pub struct ApprovalPolicy {
     pub actions: Vec<Action>,
     /// Waivers above this amount (minor units) are held for approval.
     pub waiver_above: i64,
+    /// Product changes are held for approval.
+    pub products: bool,
 }
 
 impl Default for ApprovalPolicy {
@@ -110,6 +113,7 @@ impl Default for ApprovalPolicy {
             actions: vec![Action::WriteOff, Action::Restructure],
             // 1,000.00 in minor units.
             waiver_above: 100_000,
+            products: true,
         }
     }
 }
@@ -186,7 +190,7 @@ fn action_for(kind: &EventKind) -> Action {
     }
 }
 
-fn corrupt(what: String) -> AppError {
+pub(crate) fn corrupt(what: String) -> AppError {
     AppError::Store(StoreError::Corrupt(what))
 }
 
@@ -380,7 +384,7 @@ impl App {
         for k in obj.keys() {
             if !matches!(
                 k.as_str(),
-                "loan_number" | "terms" | "borrower_id" | "events"
+                "loan_number" | "terms" | "borrower_id" | "events" | "product" | "product_version"
             ) {
                 return Err(AppError::invalid(
                     k.clone(),
@@ -405,6 +409,25 @@ impl App {
         let terms_value = obj
             .get("terms")
             .ok_or_else(|| AppError::invalid("terms", "is required"))?;
+        let (terms_value, product) = match obj.get("product") {
+            None | Some(Value::Null) => (terms_value.clone(), None),
+            Some(Value::String(code)) => {
+                let version = match obj.get("product_version") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(v.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
+                        AppError::invalid("product_version", "must be a whole number from 1")
+                    })?),
+                };
+                let (merged, id, version) = self.product_terms(code, version, terms_value).await?;
+                (merged, Some((id, version)))
+            }
+            Some(_) => return Err(AppError::invalid("product", "must be a product code")),
+        };
+        if let Some(b) = &borrower_id {
+            if self.store.party(b).await?.is_none() {
+                return Err(AppError::invalid("borrower_id", format!("no party `{b}`")));
+            }
+        }
         let terms = Terms::from_json(&terms_value.to_string()).map_err(|e| {
             AppError::Invalid(
                 e.0.into_iter()
@@ -435,8 +458,8 @@ impl App {
             book_id: self.book.clone(),
             loan_number,
             borrower_id,
-            product_id: None,
-            product_version: None,
+            product_id: product.as_ref().map(|p| p.0.clone()),
+            product_version: product.as_ref().map(|p| p.1),
             terms_hash: digest(terms_json.as_bytes()),
             terms: terms_json,
             partner_ids: terms.partners.iter().map(|p| p.id.clone()).collect(),
@@ -735,6 +758,15 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Reply, AppError> {
         let a = self.checkable(p, id).await?;
+        if a.target.starts_with("product/") {
+            p.require(Action::ManageProducts)?;
+            let decision = Decision {
+                approval_id: a.id.clone(),
+                checker: p.user.name.clone(),
+                at: now(),
+            };
+            return self.approve_product(p, &a, &decision, meta).await;
+        }
         let loan_id = a
             .target
             .strip_prefix("loan/")
@@ -901,6 +933,9 @@ impl App {
             "id": loaded.record.id,
             "loan_number": loaded.record.loan_number,
             "terms_hash": loaded.record.terms_hash,
+            "product_id": loaded.record.product_id,
+            "product_version": loaded.record.product_version,
+            "borrower_id": loaded.record.borrower_id,
             "version": loaded.events.len(),
             "state": state_value(&state)?,
         }))
@@ -1030,7 +1065,7 @@ impl App {
     }
 }
 
-fn approval_json(a: &Approval) -> Value {
+pub(crate) fn approval_json(a: &Approval) -> Value {
     json!({
         "id": a.id,
         "action": a.action,

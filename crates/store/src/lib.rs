@@ -155,6 +155,31 @@ pub struct OutboxMessage {
     pub created_at: String,
 }
 
+/// A loan product: a code and its versioned configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductVersion {
+    pub product_id: String,
+    pub code: String,
+    pub name: String,
+    pub version: i64,
+    /// The configuration JSON (a terms template and limits).
+    pub config: String,
+    pub created_at: String,
+}
+
+/// A borrower, guarantor or co-lending partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub id: String,
+    pub book_id: String,
+    /// `borrower`, `guarantor` or `partner`.
+    pub kind: String,
+    pub name: String,
+    /// Details JSON (identifiers, contacts).
+    pub details: String,
+    pub created_at: String,
+}
+
 /// A subscriber to outbox messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
@@ -332,6 +357,33 @@ pub trait Store: Send + Sync {
         decision: &Decision,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
+
+    /// Add the next version of a product (creating the product with version 1), with its audit
+    /// record and, when it carries one out, the approval marked in the same transaction.
+    /// Refused with `VersionConflict` when `version` is not the next one.
+    async fn add_product_version(
+        &self,
+        book_id: &str,
+        v: &ProductVersion,
+        audit: &AuditEntry,
+        approval: Option<&Decision>,
+    ) -> Result<(), StoreError>;
+    /// A product's latest version, or the given one.
+    async fn product(
+        &self,
+        code: &str,
+        version: Option<i64>,
+    ) -> Result<Option<ProductVersion>, StoreError>;
+    /// Every product at its latest version.
+    async fn products(&self) -> Result<Vec<ProductVersion>, StoreError>;
+    async fn create_party(&self, party: &Party, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn party(&self, id: &str) -> Result<Option<Party>, StoreError>;
+    async fn parties(
+        &self,
+        kind: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Party>, StoreError>;
 
     async fn create_webhook(
         &self,

@@ -15,8 +15,8 @@ use sqlx::{Postgres, QueryBuilder, Sqlite};
 use crate::audit::{AuditRecord, chain_hash};
 use crate::{
     Approval, Attempt, AuditEntry, Backend, CommandWrite, Decision, Delivery, IdempotencyRecord,
-    LoanFilter, LoanRecord, OutboxMessage, Projection, Store, StoreError, StoredEvent, User,
-    WebhookEndpoint,
+    LoanFilter, LoanRecord, OutboxMessage, Party, ProductVersion, Projection, Store, StoreError,
+    StoredEvent, User, WebhookEndpoint,
 };
 
 /// SQLite: one writer connection (SQLite admits one writer at a time; queuing in the pool is
@@ -195,6 +195,34 @@ fn delivery(r: DeliveryRow) -> Delivery {
 }
 
 const DELIVERY_COLUMNS: &str = "d.endpoint_id, d.outbox_position, d.attempts, d.status, d.next_attempt_at, d.last_error, d.delivered_at";
+
+type ProductRow = (String, String, String, i64, String, String);
+
+fn product(r: ProductRow) -> ProductVersion {
+    ProductVersion {
+        product_id: r.0,
+        code: r.1,
+        name: r.2,
+        version: r.3,
+        config: r.4,
+        created_at: r.5,
+    }
+}
+
+const PRODUCT_COLUMNS: &str = "p.id, p.code, p.name, v.version, v.config, v.created_at";
+
+type PartyRow = (String, String, String, String, String, String);
+
+fn party(r: PartyRow) -> Party {
+    Party {
+        id: r.0,
+        book_id: r.1,
+        kind: r.2,
+        name: r.3,
+        details: r.4,
+        created_at: r.5,
+    }
+}
 
 const APPROVAL_COLUMNS: &str =
     "id, action, target, payload, maker, status, checker, created_at, decided_at";
@@ -791,6 +819,137 @@ macro_rules! sql_store {
                 Self::decide(&mut tx, d, "rejected").await?;
                 Self::append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
+            }
+
+            async fn add_product_version(
+                &self,
+                book_id: &str,
+                v: &ProductVersion,
+                audit: &AuditEntry,
+                approval: Option<&Decision>,
+            ) -> Result<(), StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                if let Some(d) = approval {
+                    Self::decide(&mut tx, d, "approved").await?;
+                }
+                let current: Option<(i64,)> = sqlx::query_as(
+                    "SELECT MAX(version) FROM product_versions WHERE product_id = $1 HAVING COUNT(*) > 0",
+                )
+                .bind(&v.product_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let actual = current.map_or(0, |c| c.0);
+                if actual + 1 != v.version {
+                    return Err(StoreError::VersionConflict { expected: v.version - 1, actual });
+                }
+                if actual == 0 {
+                    sqlx::query("INSERT INTO products (id, book_id, code, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&v.product_id)
+                        .bind(book_id)
+                        .bind(&v.code)
+                        .bind(&v.name)
+                        .bind(&v.created_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| {
+                            if is_unique_violation(&e) {
+                                StoreError::Duplicate { what: format!("product `{}`", v.code) }
+                            } else {
+                                db_err(e)
+                            }
+                        })?;
+                } else {
+                    sqlx::query("UPDATE products SET name = $1 WHERE id = $2")
+                        .bind(&v.name)
+                        .bind(&v.product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                sqlx::query("INSERT INTO product_versions (product_id, version, config, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&v.product_id)
+                    .bind(v.version)
+                    .bind(&v.config)
+                    .bind(&v.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            StoreError::VersionConflict { expected: v.version - 1, actual: v.version }
+                        } else {
+                            db_err(e)
+                        }
+                    })?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn product(&self, code: &str, version: Option<i64>) -> Result<Option<ProductVersion>, StoreError> {
+                let mut q = QueryBuilder::<$db>::new(format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM products p JOIN product_versions v ON v.product_id = p.id WHERE p.code = "
+                ));
+                q.push_bind(code.to_owned());
+                if let Some(n) = version {
+                    q.push(" AND v.version = ").push_bind(n);
+                }
+                q.push(" ORDER BY v.version DESC LIMIT 1");
+                let row: Option<ProductRow> = q.build_query_as().fetch_optional(self.reader()).await.map_err(db_err)?;
+                Ok(row.map(product))
+            }
+
+            async fn products(&self) -> Result<Vec<ProductVersion>, StoreError> {
+                let rows: Vec<ProductRow> = sqlx::query_as(&format!(
+                    "SELECT {PRODUCT_COLUMNS} FROM products p JOIN product_versions v ON v.product_id = p.id \
+                     WHERE v.version = (SELECT MAX(w.version) FROM product_versions w WHERE w.product_id = p.id) \
+                     ORDER BY p.code"
+                ))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(product).collect())
+            }
+
+            async fn create_party(&self, p: &Party, audit: &AuditEntry) -> Result<(), StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                sqlx::query("INSERT INTO parties (id, book_id, kind, name, details, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&p.id)
+                    .bind(&p.book_id)
+                    .bind(&p.kind)
+                    .bind(&p.name)
+                    .bind(&p.details)
+                    .bind(&p.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn party(&self, id: &str) -> Result<Option<Party>, StoreError> {
+                let row: Option<PartyRow> = sqlx::query_as(
+                    "SELECT id, book_id, kind, name, details, created_at FROM parties WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(party))
+            }
+
+            async fn parties(&self, kind: Option<&str>, after: Option<&str>, limit: i64) -> Result<Vec<Party>, StoreError> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT id, book_id, kind, name, details, created_at FROM parties WHERE 1 = 1",
+                );
+                if let Some(k) = kind {
+                    q.push(" AND kind = ").push_bind(k.to_owned());
+                }
+                if let Some(a) = after {
+                    q.push(" AND id > ").push_bind(a.to_owned());
+                }
+                q.push(" ORDER BY id LIMIT ").push_bind(limit.clamp(1, 1000));
+                let rows: Vec<PartyRow> = q.build_query_as().fetch_all(self.reader()).await.map_err(db_err)?;
+                Ok(rows.into_iter().map(party).collect())
             }
 
             async fn create_webhook(&self, w: &WebhookEndpoint, audit: &AuditEntry) -> Result<(), StoreError> {

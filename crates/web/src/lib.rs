@@ -88,6 +88,11 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/loans/{id}/events", get(loan_events))
         .route("/v1/loans/{id}/foreclosure-quote", get(foreclosure_quote))
         .route("/v1/loans/{id}/{command}", post(loan_command))
+        .route("/v1/products", post(create_product).get(products))
+        .route("/v1/products/{code}", get(product))
+        .route("/v1/products/{code}/versions", post(product_version))
+        .route("/v1/parties", post(create_party).get(parties))
+        .route("/v1/parties/{id}", get(party))
         .route("/v1/webhooks", post(create_webhook).get(webhooks))
         .route("/v1/webhooks/{id}/deliveries", get(webhook_deliveries))
         .route("/v1/approvals", get(approvals))
@@ -501,4 +506,110 @@ fn reqwest_client() -> Option<reqwest::Client> {
         .build()
         .map_err(|e| tracing::error!(error = %e, "webhook client"))
         .ok()
+}
+
+async fn create_product(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let m = meta(&headers, &body, query_bool(&q, "dry_run")?)?;
+    let v = body_json(&body)?;
+    let code = match v.get("code") {
+        Some(Value::String(c)) => c.clone(),
+        _ => return Err(Problem::invalid("code", "is required: a product code")),
+    };
+    if s.app
+        .store()
+        .product(&code, None)
+        .await
+        .map_err(AppError::from)?
+        .is_some()
+    {
+        return Err(Problem::from(AppError::Conflict(format!(
+            "product `{code}` exists: add a version with POST /v1/products/{code}/versions"
+        ))));
+    }
+    Ok(reply(s.app.change_product(&p, &code, &v, &m).await?))
+}
+
+async fn product_version(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let m = meta(&headers, &body, query_bool(&q, "dry_run")?)?;
+    let v = body_json(&body)?;
+    if s.app
+        .store()
+        .product(&code, None)
+        .await
+        .map_err(AppError::from)?
+        .is_none()
+    {
+        return Err(Problem::from(AppError::NotFound(format!(
+            "product `{code}`"
+        ))));
+    }
+    Ok(reply(s.app.change_product(&p, &code, &v, &m).await?))
+}
+
+async fn products(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(s.app.products(&p).await?).into_response())
+}
+
+async fn product(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let version = query_int(&q, "version")?;
+    Ok(Json(s.app.product(&p, &code, version).await?).into_response())
+}
+
+async fn create_party(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let m = meta(&headers, &body, false)?;
+    let v = body_json(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_party(&p, &v, &m).await?),
+    )
+        .into_response())
+}
+
+async fn party(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(s.app.party(&p, &id).await?).into_response())
+}
+
+async fn parties(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let limit = query_int(&q, "limit")?.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::invalid("limit", "must be between 1 and 1000"));
+    }
+    let kind = q.get("kind").map(String::as_str);
+    let after = q.get("cursor").map(String::as_str);
+    Ok(Json(s.app.parties(&p, kind, after, limit).await?).into_response())
 }

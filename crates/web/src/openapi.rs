@@ -150,6 +150,40 @@ pub fn document() -> Value {
             })),
         }}));
     }
+    paths.insert("/v1/products".into(), json!({
+        "post": {"summary": "Create a product (version 1): {code, name, config: {terms: template}}; held for approval",
+                 "parameters": [dry_run_param()],
+                 "responses": with_problems(json!({"202": ok("Held for approval"), "201": ok("Created"), "200": ok("Dry run")}))},
+        "get": {"summary": "Products at their latest versions", "responses": with_problems(json!({"200": ok("{items}")}))},
+    }));
+    paths.insert("/v1/products/{code}".into(), json!({"get": {
+        "summary": "A product at its latest version or ?version=N",
+        "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string"}},
+                       {"name": "version", "in": "query", "schema": {"type": "integer"}}],
+        "responses": with_problems(json!({"200": ok("The product version")})),
+    }}));
+    paths.insert("/v1/products/{code}/versions".into(), json!({"post": {
+        "summary": "Add the next version of a product: {name?, config}; held for approval",
+        "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string"}}, dry_run_param()],
+        "responses": with_problems(json!({"202": ok("Held for approval"), "201": ok("Created")})),
+    }}));
+    paths.insert(
+        "/v1/parties".into(),
+        json!({
+            "post": {"summary": "Record a borrower, guarantor or partner: {kind, name, details}",
+                     "responses": with_problems(json!({"201": ok("The party")}))},
+            "get": {"summary": "Parties (identifiers masked for roles that do not need them)",
+                    "parameters": [{"name": "kind", "in": "query", "schema": {"type": "string"}},
+                                   {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                                   {"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": with_problems(json!({"200": ok("{items, next_cursor}")}))},
+        }),
+    );
+    paths.insert("/v1/parties/{id}".into(), json!({"get": {
+        "summary": "One party",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": with_problems(json!({"200": ok("The party")})),
+    }}));
     paths.insert("/v1/webhooks".into(), json!({
         "post": {
             "summary": "Subscribe a URL to outbox topics (admin); the answer shows the signing secret once",
@@ -201,7 +235,9 @@ pub fn document() -> Value {
                 "Booking": {"type": "object", "required": ["loan_number", "terms"], "additionalProperties": false, "properties": {
                     "loan_number": {"type": "string", "maxLength": 64},
                     "terms": {"type": "object", "description": "Loan terms, docs/terms.md"},
-                    "borrower_id": {"type": "string"},
+                    "borrower_id": {"type": "string", "description": "A party id"},
+                    "product": {"type": "string", "description": "A product code: its terms template fills in the terms left out"},
+                    "product_version": {"type": "integer", "description": "Default: the latest"},
                     "events": {"type": "array", "items": {"type": "object"}, "description": "Events already happened, docs/events.md"},
                 }},
             },

@@ -44,6 +44,7 @@ on_both!(
     partners_see_only_their_loans,
     a_maker_cannot_approve_their_own_write_off,
     webhooks_are_signed_ordered_and_retried,
+    products_are_versioned_approved_and_stamped_on_loans,
 );
 
 struct Server {
@@ -761,4 +762,112 @@ async fn webhooks_are_signed_ordered_and_retried(s: Server) {
     let auditor = s.token("audrey", Role::Auditor, None).await;
     let (st, _) = s.get(&auditor, "/v1/webhooks").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+async fn products_are_versioned_approved_and_stamped_on_loans(s: Server) {
+    let maker = s.token("priya", Role::Credit, None).await;
+    let checker = s.token("chetan", Role::Credit, None).await;
+    let template = json!({"currency": "INR", "annual_rate": "15", "method": "emi", "installments": 24,
+                          "frequency": "monthly", "fees": [{"name": "processing", "percent": "2"}]});
+    // A bad template is refused naming the field inside it.
+    let (st, b) = s
+        .post(&maker, "/v1/products", &json!({"code": "PL", "name": "Personal loan", "config": {"terms": {"installments": 0}}}), None)
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["field"], "config.terms.installments");
+    let (st, b) = s
+        .post(
+            &maker,
+            "/v1/products",
+            &json!({"code": "PL", "name": "Personal loan", "config": {"terms": template}}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    let approval = b["approval"]["id"].as_str().unwrap().to_owned();
+    let (st, _) = s.get(&maker, "/v1/products/PL").await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "held, not created");
+    let (st, _) = s
+        .post(
+            &maker,
+            &format!("/v1/approvals/{approval}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, b) = s
+        .post(
+            &checker,
+            &format!("/v1/approvals/{approval}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["version"], 1);
+    // Version 2 raises the rate; loans keep the version they were booked under.
+    let mut v2 = template.clone();
+    v2["annual_rate"] = json!("16");
+    let (_, b) = s
+        .post(
+            &maker,
+            "/v1/products/PL/versions",
+            &json!({"config": {"terms": v2}}),
+            None,
+        )
+        .await;
+    let approval = b["approval"]["id"].as_str().unwrap().to_owned();
+    let (st, _) = s
+        .post(
+            &checker,
+            &format!("/v1/approvals/{approval}/approve"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, p1) = s.get(&maker, "/v1/products/PL?version=1").await;
+    assert_eq!(p1["config"]["terms"]["annual_rate"], "15");
+    let (_, list) = s.get(&maker, "/v1/products").await;
+    assert_eq!(list["items"][0]["version"], 2);
+
+    // A borrower, with identifiers masked for roles that do not need them.
+    let (st, party) = s
+        .post(&s.admin, "/v1/parties", &json!({"kind": "borrower", "name": "Asha Rao", "details": {"pan": "ABCDE1234F", "phone": "9876543210"}}), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{party}");
+    let pid = party["id"].as_str().unwrap().to_owned();
+    let auditor = s.token("audrey", Role::Auditor, None).await;
+    let (_, seen) = s.get(&auditor, &format!("/v1/parties/{pid}")).await;
+    assert_eq!(seen["details"]["pan"], "******234F");
+    assert_eq!(seen["details"]["phone"], "******3210");
+    let (_, seen) = s.get(&s.admin, &format!("/v1/parties/{pid}")).await;
+    assert_eq!(seen["details"]["pan"], "ABCDE1234F");
+
+    // A loan under the product: the template fills in what the request leaves out.
+    let (st, b) = s
+        .post(
+            &s.admin,
+            "/v1/loans",
+            &json!({"loan_number": "LN-P", "product": "PL", "borrower_id": pid,
+               "terms": {"principal": "20000.00", "disbursement_date": "2024-01-01"}}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let id = b["id"].as_str().unwrap();
+    let (_, loan) = s.get(&s.admin, &format!("/v1/loans/{id}")).await;
+    assert_eq!(loan["product_version"], 2);
+    assert_eq!(loan["state"]["annual_rate"], "16");
+    let (st, b) = s
+        .post(
+            &s.admin,
+            "/v1/loans",
+            &json!({"loan_number": "LN-Q", "product": "NOPE", "terms": {}}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(s.app.verify_audit().await.unwrap().is_ok());
 }
