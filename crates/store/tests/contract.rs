@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use loanbook_store::testing::TestDatabase;
 use loanbook_store::{
-    AuditEntry, CommandWrite, IdempotencyRecord, LoanFilter, LoanRecord, NewEvent, NewOutbox,
-    Projection, Store, StoreError, User, connect, verify_chain,
+    Approval, Attempt, AuditEntry, CommandWrite, Decision, IdempotencyRecord, LoanFilter,
+    LoanRecord, NewEvent, NewOutbox, Party, ProductVersion, Projection, Store, StoreError, User,
+    WebhookEndpoint, connect, verify_chain,
 };
 
 macro_rules! contract {
@@ -45,6 +46,9 @@ contract!(
     loans_filter_and_paginate,
     outbox_keeps_order,
     tokens_find_their_user,
+    approvals_are_decided_once_with_their_command,
+    webhook_deliveries_go_out_in_order_per_endpoint,
+    products_version_and_parties_round_trip,
 );
 
 async fn open(db: &TestDatabase) -> Arc<dyn Store> {
@@ -432,5 +436,216 @@ async fn tokens_find_their_user(db: &TestDatabase) {
     assert_eq!(s.user_by_token("hash-2").await.unwrap(), None);
     assert_eq!(s.user_by_name("asha").await.unwrap(), Some(u));
     assert_eq!(s.user_count().await.unwrap(), 1);
+    assert_eq!(verify_chain(&s.audit_records().await.unwrap()), Ok(()));
+}
+
+fn pending(id: &str) -> Approval {
+    Approval {
+        id: id.into(),
+        action: "write_off".into(),
+        target: "loan/L1".into(),
+        payload: r#"{"type":"write_off","date":"2024-09-01"}"#.into(),
+        maker: "mira".into(),
+        status: "pending".into(),
+        checker: None,
+        created_at: "2024-02-01T10:00:00Z".into(),
+        decided_at: None,
+    }
+}
+
+async fn approvals_are_decided_once_with_their_command(db: &TestDatabase) {
+    let s = open(db).await;
+    s.commit(&book("L1", "LN-1", &[])).await.unwrap();
+    s.create_approval(&pending("A1"), &audit("request_write_off", "approval/A1"))
+        .await
+        .unwrap();
+    s.create_approval(&pending("A2"), &audit("request_write_off", "approval/A2"))
+        .await
+        .unwrap();
+    assert_eq!(s.approvals(Some("pending"), 10).await.unwrap().len(), 2);
+    let decision = |id: &str| Decision {
+        approval_id: id.into(),
+        checker: "chetan".into(),
+        at: "2024-02-02T10:00:00Z".into(),
+    };
+    // Approved together with the command it releases.
+    let mut w = payment("L1", 1, "U1", None);
+    w.approval = Some(decision("A1"));
+    s.commit(&w).await.unwrap();
+    let a = s.approval("A1").await.unwrap().unwrap();
+    assert_eq!(
+        (a.status.as_str(), a.checker.as_deref()),
+        ("approved", Some("chetan"))
+    );
+    // A second decision is refused and the command with it writes nothing.
+    let mut again = payment("L1", 2, "U2", None);
+    again.approval = Some(decision("A1"));
+    assert!(matches!(
+        s.commit(&again).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.events("L1").await.unwrap().len(), 2);
+    s.reject_approval(&decision("A2"), &audit("reject", "approval/A2"))
+        .await
+        .unwrap();
+    assert_eq!(s.approval("A2").await.unwrap().unwrap().status, "rejected");
+    assert!(
+        s.reject_approval(&decision("A2"), &audit("reject", "approval/A2"))
+            .await
+            .is_err()
+    );
+    assert_eq!(verify_chain(&s.audit_records().await.unwrap()), Ok(()));
+}
+
+async fn webhook_deliveries_go_out_in_order_per_endpoint(db: &TestDatabase) {
+    let s = open(db).await;
+    let hook = |id: &str, topics: &[&str]| WebhookEndpoint {
+        id: id.into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_c2VjcmV0".into(),
+        topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+        active: true,
+        created_at: "2024-01-01T00:00:00Z".into(),
+    };
+    s.create_webhook(
+        &hook("all", &["*"]),
+        &audit("create_webhook", "webhook/all"),
+    )
+    .await
+    .unwrap();
+    s.create_webhook(
+        &hook("pay", &["payment.posted"]),
+        &audit("create_webhook", "webhook/pay"),
+    )
+    .await
+    .unwrap();
+    s.commit(&book("L1", "LN-1", &[])).await.unwrap();
+    s.commit(&payment("L1", 1, "U1", None)).await.unwrap();
+    s.commit(&payment("L1", 2, "U2", None)).await.unwrap();
+    let now = "2024-02-01T10:00:00Z";
+    assert_eq!(s.dispatch_outbox(now, 100).await.unwrap(), 3);
+    assert_eq!(
+        s.dispatch_outbox(now, 100).await.unwrap(),
+        0,
+        "dispatched once"
+    );
+    // One due delivery per endpoint: the oldest.
+    let due = s.due_deliveries(now).await.unwrap();
+    let heads: Vec<(&str, &str)> = due
+        .iter()
+        .map(|(d, m)| (d.endpoint_id.as_str(), m.topic.as_str()))
+        .collect();
+    assert_eq!(heads, [("all", "loan.booked"), ("pay", "payment.posted")]);
+    // A failure holds the endpoint's queue until its next attempt.
+    let (d, _) = &due[0];
+    s.record_attempt(
+        "all",
+        d.outbox_position,
+        &Attempt::Failed {
+            error: "answered 500".into(),
+            next_attempt_at: Some("2024-02-01T10:00:05Z".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let due = s.due_deliveries(now).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].0.endpoint_id, "pay");
+    let later = s.due_deliveries("2024-02-01T10:00:06Z").await.unwrap();
+    assert_eq!(later.len(), 2);
+    s.record_attempt(
+        "all",
+        d.outbox_position,
+        &Attempt::Delivered {
+            at: "2024-02-01T10:00:06Z".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let next = s.due_deliveries("2024-02-01T10:00:06Z").await.unwrap();
+    assert_eq!(next[0].1.id, "out-U1");
+    let list = s.deliveries("all", 10).await.unwrap();
+    let first = list
+        .iter()
+        .find(|x| x.outbox_position == d.outbox_position)
+        .unwrap();
+    assert_eq!((first.status.as_str(), first.attempts), ("delivered", 2));
+    // Given up: no next attempt.
+    s.record_attempt(
+        "pay",
+        due[0].0.outbox_position,
+        &Attempt::Failed {
+            error: "timeout".into(),
+            next_attempt_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let gone = s.deliveries("pay", 10).await.unwrap();
+    assert!(gone.iter().any(|x| x.status == "failed"));
+}
+
+async fn products_version_and_parties_round_trip(db: &TestDatabase) {
+    let s = open(db).await;
+    let v = |n: i64, rate: &str| ProductVersion {
+        product_id: "P1".into(),
+        code: "PL".into(),
+        name: "Personal loan".into(),
+        version: n,
+        config: format!(r#"{{"terms":{{"annual_rate":"{rate}"}}}}"#),
+        created_at: "2024-01-01T00:00:00Z".into(),
+    };
+    s.add_product_version(
+        "main",
+        &v(1, "15"),
+        &audit("manage_products", "product/PL"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.add_product_version(
+            "main",
+            &v(1, "16"),
+            &audit("manage_products", "product/PL"),
+            None
+        )
+        .await,
+        Err(StoreError::VersionConflict { .. })
+    ));
+    s.add_product_version(
+        "main",
+        &v(2, "16"),
+        &audit("manage_products", "product/PL"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.product("PL", None).await.unwrap().unwrap().version, 2);
+    assert_eq!(s.product("PL", Some(1)).await.unwrap(), Some(v(1, "15")));
+    assert_eq!(s.products().await.unwrap(), vec![v(2, "16")]);
+    assert!(s.product("XX", None).await.unwrap().is_none());
+    let party = Party {
+        id: "B1".into(),
+        book_id: "main".into(),
+        kind: "borrower".into(),
+        name: "Asha Rao".into(),
+        details: r#"{"pan":"ABCDE1234F"}"#.into(),
+        created_at: "2024-01-01T00:00:00Z".into(),
+    };
+    s.create_party(&party, &audit("create_party", "party/B1"))
+        .await
+        .unwrap();
+    assert_eq!(s.party("B1").await.unwrap(), Some(party.clone()));
+    assert_eq!(
+        s.parties(Some("borrower"), None, 10).await.unwrap(),
+        vec![party]
+    );
+    assert!(
+        s.parties(Some("guarantor"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(verify_chain(&s.audit_records().await.unwrap()), Ok(()));
 }
