@@ -145,29 +145,16 @@ impl App {
             });
         }
         if self.policy.products {
-            let a = Approval {
-                id: uuid::Uuid::now_v7().to_string(),
-                action: Action::ManageProducts.name().to_owned(),
-                target: format!("product/{code}"),
-                payload: serde_json::to_string(&version).map_err(|e| corrupt(e.to_string()))?,
-                maker: p.user.name.clone(),
-                status: "pending".into(),
-                checker: None,
-                created_at: now(),
-                decided_at: None,
-            };
-            let audit = self.audit(
-                &p.user.name,
-                "request_manage_products",
-                &format!("approval/{}", a.id),
-                &meta.digest,
-                vec![],
-            );
-            self.store.create_approval(&a, &audit).await?;
-            return Ok(Reply {
-                status: 202,
-                body: json!({"approval": crate::approval_json(&a)}),
-            });
+            let payload = serde_json::to_string(&version).map_err(|e| corrupt(e.to_string()))?;
+            return self
+                .hold(
+                    p,
+                    Action::ManageProducts,
+                    format!("product/{code}"),
+                    payload,
+                    meta,
+                )
+                .await;
         }
         self.write_product(p, &version, meta, None).await
     }

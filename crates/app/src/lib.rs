@@ -627,7 +627,15 @@ impl App {
             });
         }
         if decision.is_none() && self.policy.holds(&new) {
-            return self.hold(p, loan_id, &new, event, meta).await;
+            return self
+                .hold(
+                    p,
+                    action_for(&new.kind),
+                    format!("loan/{loan_id}"),
+                    event.to_string(),
+                    meta,
+                )
+                .await;
         }
         let reply = Reply { status: 201, body };
         let previous = self.store.projection_head(loan_id).await?;
@@ -670,20 +678,20 @@ impl App {
     }
 
     /// Hold a valid command for a second user's approval.
-    async fn hold(
+    /// Hold a valid command for a second user's approval: answered 202 with the request.
+    pub(crate) async fn hold(
         &self,
         p: &Principal,
-        loan_id: &str,
-        new: &Event,
-        event: &Value,
+        action: Action,
+        target: String,
+        payload: String,
         meta: &RequestMeta,
     ) -> Result<Reply, AppError> {
-        let action = action_for(&new.kind).name();
         let a = Approval {
             id: uuid::Uuid::now_v7().to_string(),
-            action: action.to_owned(),
-            target: format!("loan/{loan_id}"),
-            payload: event.to_string(),
+            action: action.name().to_owned(),
+            target,
+            payload,
             maker: p.user.name.clone(),
             status: "pending".into(),
             checker: None,
@@ -692,7 +700,7 @@ impl App {
         };
         let audit = self.audit(
             &p.user.name,
-            &format!("request_{action}"),
+            &format!("request_{}", action.name()),
             &format!("approval/{}", a.id),
             &meta.digest,
             vec![],

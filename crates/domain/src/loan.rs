@@ -92,6 +92,32 @@ pub struct Due {
 }
 
 impl Due {
+    /// A scheduled instalment, nothing paid yet.
+    fn scheduled(
+        row: &schedule::Installment,
+        seq: u32,
+        opening_balance: i64,
+        annual_rate: Decimal,
+        moratorium: bool,
+    ) -> Due {
+        Due {
+            number: row.number,
+            due_date: row.due_date,
+            seq,
+            principal: row.principal,
+            interest: row.interest,
+            paid_principal: 0,
+            paid_interest: 0,
+            waived_interest: 0,
+            capitalised: 0,
+            capitalises: row.capitalised,
+            opening_balance,
+            annual_rate,
+            moratorium,
+            penal_levied: false,
+        }
+    }
+
     pub fn total(&self) -> i64 {
         self.principal + self.interest
     }
@@ -831,22 +857,13 @@ impl Engine {
         self.dues.truncate(self.fallen);
         let mut opening = balance;
         for (k, row) in run.installments.iter().enumerate() {
-            self.dues.push(Due {
-                number: row.number,
-                due_date: row.due_date,
-                seq: first_seq + u32::try_from(k).unwrap_or(0),
-                principal: row.principal,
-                interest: row.interest,
-                paid_principal: 0,
-                paid_interest: 0,
-                waived_interest: 0,
-                capitalised: 0,
-                capitalises: row.capitalised,
-                opening_balance: opening,
-                annual_rate: self.annual_rate,
-                moratorium: moratorium.is_some_and(|(m, _)| (k as u32) < m),
-                penal_levied: false,
-            });
+            self.dues.push(Due::scheduled(
+                row,
+                first_seq + u32::try_from(k).unwrap_or(0),
+                opening,
+                self.annual_rate,
+                moratorium.is_some_and(|(m, _)| (k as u32) < m),
+            ));
             opening = row.balance;
         }
         if run.installment_amount > 0 {
@@ -1315,22 +1332,13 @@ impl Engine {
         let mut seq = 0u32;
         for row in &built.installments {
             let this_seq = if row.number == 0 { 0 } else { seq };
-            self.dues.push(Due {
-                number: row.number,
-                due_date: row.due_date,
-                seq: this_seq,
-                principal: row.principal,
-                interest: row.interest,
-                paid_principal: 0,
-                paid_interest: 0,
-                waived_interest: 0,
-                capitalised: 0,
-                capitalises: row.capitalised,
-                opening_balance: opening,
-                annual_rate: terms.annual_rate,
-                moratorium: row.number >= 1 && row.number <= moratorium_n,
-                penal_levied: false,
-            });
+            self.dues.push(Due::scheduled(
+                row,
+                this_seq,
+                opening,
+                terms.annual_rate,
+                row.number >= 1 && row.number <= moratorium_n,
+            ));
             if row.number > 0 {
                 seq += 1;
                 opening = row.balance;
