@@ -95,7 +95,7 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/parties/{id}", get(party))
         .route("/v1/webhooks", post(create_webhook).get(webhooks))
         .route("/v1/webhooks/{id}/deliveries", get(webhook_deliveries))
-        .route("/v1/approvals", get(approvals))
+        .route("/v1/approvals", get(approvals).post(decide_by_body))
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/{decision}", post(decide))
         .fallback(not_found)
@@ -149,7 +149,10 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    principal(&s, &headers)
+        .await?
+        .require(loanbook_app::Action::Read)?;
     let m = &s.metrics;
     let body = format!(
         "# HELP loanbook_http_requests_total HTTP requests served.\n\
@@ -177,7 +180,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
         m.micros.load(Ordering::Relaxed) as f64 / 1e6,
         s.started.elapsed().as_secs(),
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
 async fn openapi_json() -> Json<Value> {
@@ -441,9 +444,40 @@ async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &body, false)?;
-    match decision.as_str() {
+    decision_for(&s, &id, &decision, &headers, &body).await
+}
+
+/// `POST /v1/approvals` with `{"id": …, "decision": "approve" | "reject"}`.
+async fn decide_by_body(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let v = body_json(&body)?;
+    let field = |name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| Problem::invalid(name, "is required: a string"))
+    };
+    let (id, decision) = (field("id")?, field("decision")?);
+    if !matches!(decision.as_str(), "approve" | "reject") {
+        return Err(Problem::invalid("decision", "must be approve or reject"));
+    }
+    decision_for(&s, &id, &decision, &headers, &body).await
+}
+
+async fn decision_for(
+    s: &Shared,
+    id: &str,
+    decision: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(s, headers).await?;
+    let m = meta(headers, body, false)?;
+    let id = id.to_owned();
+    match decision {
         "approve" => Ok(reply(s.app.approve(&p, &id, &m).await?)),
         "reject" => Ok(Json(s.app.reject(&p, &id, &m).await?).into_response()),
         other => Err(Problem::new(

@@ -381,6 +381,26 @@ async fn roles_are_enforced(s: Server) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let res = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("loanbook_commands_total")
+    );
     assert_eq!(s.event_count(&id).await, 2);
 }
 
@@ -611,8 +631,8 @@ async fn a_maker_cannot_approve_their_own_write_off(s: Server) {
     let (st, b) = s
         .post(
             &checker,
-            &format!("/v1/approvals/{held}/reject"),
-            &json!({}),
+            "/v1/approvals",
+            &json!({"id": held, "decision": "reject"}),
             None,
         )
         .await;
