@@ -57,15 +57,22 @@ struct Server {
 
 impl Server {
     async fn start(db: &TestDatabase) -> Server {
+        Server::start_with(
+            db,
+            WebConfig {
+                body_limit: 64 * 1024,
+                ..WebConfig::default()
+            },
+        )
+        .await
+    }
+
+    async fn start_with(db: &TestDatabase, config: WebConfig) -> Server {
         let store = loanbook_store::connect(&db.url).await.unwrap();
         let app = Arc::new(App::new(store, "main").await.unwrap());
         let admin = app.admin_init("admin").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = WebConfig {
-            body_limit: 64 * 1024,
-            ..WebConfig::default()
-        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let r = router(app.clone(), config);
         tokio::spawn(async move {
@@ -890,4 +897,33 @@ async fn products_are_versioned_approved_and_stamped_on_loans(s: Server) {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert!(s.app.verify_audit().await.unwrap().is_ok());
+}
+
+/// The limit is per token and per second, and is answered as a problem; backend-independent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_limit_gets_429() {
+    let db = TestDatabase::sqlite();
+    let s = Server::start_with(
+        &db,
+        WebConfig {
+            rate_limit: 5,
+            ..WebConfig::default()
+        },
+    )
+    .await;
+    let other = s.token("olga", Role::Operations, None).await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(s.get(&s.admin, "/v1/loans").await.0);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        s.get(&other, "/v1/loans").await.0,
+        StatusCode::OK,
+        "another token has its own limit"
+    );
+    db.drop_database().await;
 }
