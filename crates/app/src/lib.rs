@@ -705,11 +705,19 @@ impl App {
             &meta.digest,
             vec![],
         );
-        self.store.create_approval(&a, &audit).await?;
-        Ok(Reply {
+        let reply = Reply {
             status: 202,
             body: json!({"approval": approval_json(&a)}),
-        })
+        };
+        match self
+            .store
+            .create_approval(&a, &audit, self.idempotency(p, meta, &reply).as_ref())
+            .await
+        {
+            Ok(()) => Ok(reply),
+            Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn approvals(&self, p: &Principal, status: Option<&str>) -> Result<Value, AppError> {

@@ -339,11 +339,13 @@ pub trait Store: Send + Sync {
     /// The audit log in order.
     async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
 
-    /// Hold a command for approval, with its audit record.
+    /// Hold a command for approval, with its audit record and the reply stored under the
+    /// request's idempotency key, if it has one.
     async fn create_approval(
         &self,
         approval: &Approval,
         audit: &AuditEntry,
+        key: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError>;
     async fn approvals(

@@ -322,6 +322,34 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Store the reply under its idempotency key; a key used already is a conflict.
+            async fn record_key(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                i: &IdempotencyRecord,
+                at: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (scope, key, request_digest, status, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&i.scope)
+                .bind(&i.key)
+                .bind(&i.request_digest)
+                .bind(i.status)
+                .bind(&i.body)
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::IdempotencyConflict { key: i.key.clone() }
+                    } else {
+                        db_err(e)
+                    }
+                })?;
+                Ok(())
+            }
+
             async fn commit_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 w: &CommandWrite,
@@ -426,25 +454,7 @@ macro_rules! sql_store {
                 .await
                 .map_err(db_err)?;
                 if let Some(i) = &w.idempotency {
-                    sqlx::query(
-                        "INSERT INTO idempotency_keys (scope, key, request_digest, status, body, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&i.scope)
-                    .bind(&i.key)
-                    .bind(&i.request_digest)
-                    .bind(i.status)
-                    .bind(&i.body)
-                    .bind(&w.at)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::IdempotencyConflict { key: i.key.clone() }
-                        } else {
-                            db_err(e)
-                        }
-                    })?;
+                    Self::record_key(tx, i, &w.at).await?;
                 }
                 for o in &w.outbox {
                     sqlx::query(
@@ -766,8 +776,16 @@ macro_rules! sql_store {
                     .collect()
             }
 
-            async fn create_approval(&self, a: &Approval, audit: &AuditEntry) -> Result<(), StoreError> {
+            async fn create_approval(
+                &self,
+                a: &Approval,
+                audit: &AuditEntry,
+                key: Option<&IdempotencyRecord>,
+            ) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
+                if let Some(i) = key {
+                    Self::record_key(&mut tx, i, &a.created_at).await?;
+                }
                 sqlx::query(&format!(
                     "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 ))

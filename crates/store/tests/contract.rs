@@ -456,12 +456,20 @@ fn pending(id: &str) -> Approval {
 async fn approvals_are_decided_once_with_their_command(db: &TestDatabase) {
     let s = open(db).await;
     s.commit(&book("L1", "LN-1", &[])).await.unwrap();
-    s.create_approval(&pending("A1"), &audit("request_write_off", "approval/A1"))
-        .await
-        .unwrap();
-    s.create_approval(&pending("A2"), &audit("request_write_off", "approval/A2"))
-        .await
-        .unwrap();
+    s.create_approval(
+        &pending("A1"),
+        &audit("request_write_off", "approval/A1"),
+        None,
+    )
+    .await
+    .unwrap();
+    s.create_approval(
+        &pending("A2"),
+        &audit("request_write_off", "approval/A2"),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.approvals(Some("pending"), 10).await.unwrap().len(), 2);
     let decision = |id: &str| Decision {
         approval_id: id.into(),

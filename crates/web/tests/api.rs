@@ -568,11 +568,21 @@ async fn a_maker_cannot_approve_their_own_write_off(s: Server) {
             &maker,
             &format!("/v1/loans/{id}/write-offs"),
             &json!({"date": "2024-09-01", "reason": "uncontactable"}),
-            None,
+            Some("wo-1"),
         )
         .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{b}");
     assert_eq!(b["approval"]["status"], "pending");
+    // The same request again is the same request: one approval.
+    let again = s
+        .post(
+            &maker,
+            &format!("/v1/loans/{id}/write-offs"),
+            &json!({"date": "2024-09-01", "reason": "uncontactable"}),
+            Some("wo-1"),
+        )
+        .await;
+    assert_eq!(again, (st, b.clone()));
     let approval = b["approval"]["id"].as_str().unwrap().to_owned();
     // Held, not done.
     assert_eq!(s.event_count(&id).await, 1);
