@@ -564,16 +564,8 @@ impl Engine {
                 let is_due_day = self.dues[..self.fallen]
                     .last()
                     .is_some_and(|d| d.due_date == day);
-                if is_due_day && self.penal_accrued > 0 {
-                    let amount = std::mem::take(&mut self.penal_accrued);
-                    self.charges.push(ChargeDue {
-                        date: day,
-                        kind: ChargeKind::Penal,
-                        amount,
-                        paid: 0,
-                        waived: 0,
-                        reference: Some(format!("penal:{day}")),
-                    });
+                if is_due_day {
+                    self.penal_to_charge(day);
                 }
             }
             // Money held in advance pays charges levied today (a bounce, penal charges) too.

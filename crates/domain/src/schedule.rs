@@ -700,6 +700,21 @@ pub fn repayments(terms: &Terms) -> Result<Repayments, ScheduleError> {
     })
 }
 
+/// Simple interest on `principal` from disbursement to `last_due`: by days under a daily basis,
+/// by whole periods under equal periods; rounded once.
+fn term_interest(
+    terms: &Terms,
+    rate: &Rate,
+    principal: i64,
+    last_due: Date,
+) -> Result<i64, ScheduleError> {
+    let interest = match rate.basis.day_count() {
+        Some(dc) => dc.interest(principal, rate.annual, terms.disbursement_date, last_due),
+        None => Decimal::from(principal) * rate.period_rate() * Decimal::from(terms.installments),
+    };
+    round_interest(interest, terms.rounding.interest)
+}
+
 /// Flat interest: total interest = principal × rate × term in years, spread evenly; the last
 /// instalment closes principal and interest exactly.
 fn flat(
@@ -711,11 +726,7 @@ fn flat(
 ) -> Result<(Vec<Installment>, i64), ScheduleError> {
     let n = terms.installments;
     let last_due = dates.due(n - 1)?;
-    let total_interest = match rate.basis.day_count() {
-        Some(dc) => dc.interest(principal, rate.annual, terms.disbursement_date, last_due),
-        None => Decimal::from(principal) * rate.period_rate() * Decimal::from(n),
-    };
-    let total_interest = round_interest(total_interest, terms.rounding.interest)?;
+    let total_interest = term_interest(terms, rate, principal, last_due)?;
     let nd = Decimal::from(n);
     let installment = round_installment(
         Decimal::from(principal + total_interest) / nd,
@@ -769,11 +780,7 @@ fn bullet(
 ) -> Result<(Vec<Installment>, i64), ScheduleError> {
     let n = terms.installments;
     let due = dates.due(n - 1)?;
-    let interest = match rate.basis.day_count() {
-        Some(dc) => dc.interest(principal, rate.annual, terms.disbursement_date, due),
-        None => Decimal::from(principal) * rate.period_rate() * Decimal::from(n),
-    };
-    let interest = (round_interest(interest, terms.rounding.interest)? + first_extra).max(0);
+    let interest = (term_interest(terms, rate, principal, due)? + first_extra).max(0);
     let total = principal + interest;
     Ok((
         vec![Installment {
