@@ -239,6 +239,50 @@ impl App {
         Ok(d)
     }
 
+    /// Move the book's business date forward (until the close of business does it): the date
+    /// value-dated events may not pass. Admin only; never backwards.
+    pub async fn set_business_date(
+        &self,
+        actor: Option<&Principal>,
+        to: Date,
+    ) -> Result<Value, AppError> {
+        if let Some(p) = actor {
+            p.require(Action::ManageUsers)?;
+        }
+        let from = self.business_date().await?;
+        if to < from {
+            return Err(AppError::invalid(
+                "date",
+                format!("must not be before the current business date {from}"),
+            ));
+        }
+        let actor_name = actor.map_or("cli".to_owned(), |p| p.user.name.clone());
+        let audit = self.audit(
+            &actor_name,
+            "set_business_date",
+            &format!("book/{}", self.book),
+            "",
+            vec![],
+        );
+        match self
+            .store
+            .set_business_date(&self.book, &from.to_string(), &to.to_string(), &audit)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::VersionConflict { .. }) => {
+                return Err(AppError::Conflict(
+                    "the business date changed meanwhile; read it again".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        *lock(&self.caches.business_date) = Some((to, Instant::now()));
+        Ok(
+            json!({"book": self.book, "business_date": to.to_string(), "previous": from.to_string()}),
+        )
+    }
+
     // -----------------------------------------------------------------------------------------
     // Users and tokens
     // -----------------------------------------------------------------------------------------

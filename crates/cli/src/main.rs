@@ -39,6 +39,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(service::AuditCommand),
+    /// The book's business date: the latest value date events may carry.
+    #[command(subcommand, name = "business-date")]
+    BusinessDate(service::BusinessDateCommand),
     /// Drive a running server with payments and reads; report throughput and latency.
     Load(load::LoadArgs),
 }
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => service::admin(&cmd),
         Command::Token(cmd) => service::token(&cmd),
         Command::Audit(cmd) => service::audit(&cmd),
+        Command::BusinessDate(cmd) => service::business_date(&cmd),
         Command::Load(args) => load::run(&args),
     };
     match result {

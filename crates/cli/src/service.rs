@@ -64,6 +64,21 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+pub enum BusinessDateCommand {
+    /// Print the book's business date.
+    Show {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Move the book's business date forward to DATE (YYYY-MM-DD).
+    Set {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        date: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum AuditCommand {
     /// Check the audit log's hash chain and name the first broken record.
     Verify {
@@ -254,5 +269,29 @@ pub fn audit(cmd: &AuditCommand) -> Result<(), Failure> {
             }
             Err(b) => Err(Failure::Other(anyhow::anyhow!("{b}"))),
         }
+    })
+}
+
+pub fn business_date(cmd: &BusinessDateCommand) -> Result<(), Failure> {
+    let file = file_config()?;
+    runtime()?.block_on(async {
+        match cmd {
+            BusinessDateCommand::Show { db } => {
+                let app = open(db, &file).await?;
+                let d = app.business_date().await.map_err(app_failure)?;
+                println!("{d}");
+            }
+            BusinessDateCommand::Set { db, date } => {
+                let to = date.parse().map_err(|e| {
+                    Failure::Invalid(vec![format!(
+                        "DATE: `{date}` is not a date YYYY-MM-DD ({e})"
+                    )])
+                })?;
+                let app = open(db, &file).await?;
+                let v = app.set_business_date(None, to).await.map_err(app_failure)?;
+                println!("{}", v["business_date"].as_str().unwrap_or_default());
+            }
+        }
+        Ok(())
     })
 }

@@ -300,6 +300,15 @@ pub trait Store: Send + Sync {
         at: &str,
     ) -> Result<(), StoreError>;
     async fn business_date(&self, book_id: &str) -> Result<String, StoreError>;
+    /// Move a book's business date from `from` to `to`, with its audit record; refused (as a
+    /// version conflict) when the date is no longer `from`.
+    async fn set_business_date(
+        &self,
+        book_id: &str,
+        from: &str,
+        to: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// Create a user, with its audit record.
     async fn create_user(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError>;

@@ -514,6 +514,28 @@ macro_rules! sql_store {
                 })
             }
 
+            async fn set_business_date(
+                &self,
+                book_id: &str,
+                from: &str,
+                to: &str,
+                audit: &AuditEntry,
+            ) -> Result<(), StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                let done = sqlx::query("UPDATE books SET business_date = $1 WHERE id = $2 AND business_date = $3")
+                    .bind(to)
+                    .bind(book_id)
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::VersionConflict { expected: 0, actual: 1 });
+                }
+                Self::append_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
             async fn create_user(&self, u: &User, audit: &AuditEntry) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query(

@@ -88,6 +88,10 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/loans/{id}/events", get(loan_events))
         .route("/v1/loans/{id}/foreclosure-quote", get(foreclosure_quote))
         .route("/v1/loans/{id}/{command}", post(loan_command))
+        .route(
+            "/v1/business-date",
+            get(business_date).put(set_business_date),
+        )
         .route("/v1/products", post(create_product).get(products))
         .route("/v1/products/{code}", get(product))
         .route("/v1/products/{code}/versions", post(product_version))
@@ -646,4 +650,28 @@ async fn parties(
     let kind = q.get("kind").map(String::as_str);
     let after = q.get("cursor").map(String::as_str);
     Ok(Json(s.app.parties(&p, kind, after, limit).await?).into_response())
+}
+
+async fn business_date(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+    principal(&s, &headers)
+        .await?
+        .require(loanbook_app::Action::Read)?;
+    let d = s.app.business_date().await?;
+    Ok(Json(json!({"business_date": d.to_string()})).into_response())
+}
+
+/// `PUT /v1/business-date` `{"date": "YYYY-MM-DD"}`: admin only, forward only.
+async fn set_business_date(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    let v = body_json(&body)?;
+    let date = v
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|d| d.parse::<Date>().ok())
+        .ok_or_else(|| Problem::invalid("date", "must be a date YYYY-MM-DD"))?;
+    Ok(Json(s.app.set_business_date(Some(&p), date).await?).into_response())
 }

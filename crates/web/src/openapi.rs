@@ -150,6 +150,10 @@ pub fn document() -> Value {
             })),
         }}));
     }
+    paths.insert("/v1/business-date".into(), json!({
+        "get": {"summary": "The book's business date", "responses": with_problems(json!({"200": ok("{business_date}")}))},
+        "put": {"summary": "Move the business date forward (admin): {date}", "responses": with_problems(json!({"200": ok("{book, business_date, previous}")}))},
+    }));
     paths.insert("/v1/products".into(), json!({
         "post": {"summary": "Create a product (version 1): {code, name, config: {terms: template}}; held for approval",
                  "parameters": [dry_run_param()],

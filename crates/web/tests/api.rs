@@ -409,6 +409,30 @@ async fn roles_are_enforced(s: Server) {
             .contains("loanbook_commands_total")
     );
     assert_eq!(s.event_count(&id).await, 2);
+    // The business date: anyone reads it, only an admin moves it, and only forward.
+    let (st, b) = s.get(&auditor, "/v1/business-date").await;
+    assert_eq!(st, StatusCode::OK);
+    let today = b["business_date"].as_str().unwrap().to_owned();
+    let put = |token: &str, date: &str| {
+        s.http
+            .put(format!("{}/v1/business-date", s.base))
+            .bearer_auth(token)
+            .json(&json!({"date": date}))
+            .send()
+    };
+    assert_eq!(
+        put(&collections, "2099-01-01").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put(&s.admin, "2020-01-01").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let res = put(&s.admin, "2099-01-01").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, b) = s.get(&auditor, "/v1/business-date").await;
+    assert_eq!(b["business_date"], "2099-01-01");
+    assert!(today.as_str() < "2099-01-01");
 }
 
 async fn bad_input_gets_a_problem_and_changes_nothing(s: Server) {
