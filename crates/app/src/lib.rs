@@ -183,7 +183,7 @@ fn action_for(kind: &EventKind) -> Action {
         EventKind::Prepayment { .. } => Action::Prepay,
         EventKind::RateChange { .. } => Action::ChangeRate,
         EventKind::Restructure { .. } => Action::Restructure,
-        EventKind::WriteOff { .. } => Action::WriteOff,
+        EventKind::WriteOff { .. } | EventKind::LossIdentified { .. } => Action::WriteOff,
         EventKind::Recovery { .. } => Action::Recover,
         EventKind::Settlement { .. } => Action::Settle,
         EventKind::Foreclosure { .. } => Action::Foreclose,

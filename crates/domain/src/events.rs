@@ -95,6 +95,10 @@ pub enum EventKind {
     WriteOff {
         reason: Option<String>,
     },
+    /// The lender, its auditors or an RBI inspection identify an NPA as a loss asset.
+    LossIdentified {
+        reason: Option<String>,
+    },
     Recovery {
         amount: i64,
         reference: Option<String>,
@@ -135,6 +139,7 @@ impl EventKind {
             EventKind::RateChange { .. } => "rate_change",
             EventKind::Restructure { .. } => "restructure",
             EventKind::WriteOff { .. } => "write_off",
+            EventKind::LossIdentified { .. } => "loss_identified",
             EventKind::Recovery { .. } => "recovery",
             EventKind::Settlement { .. } => "settlement",
             EventKind::Foreclosure { .. } => "foreclosure",
@@ -206,6 +211,11 @@ pub enum EventDocV1 {
         moratorium: Option<Moratorium>,
     },
     WriteOff {
+        date: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    LossIdentified {
         date: Date,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -406,6 +416,12 @@ impl EventDocV1 {
             D::WriteOff { date, reason } => (
                 *date,
                 EventKind::WriteOff {
+                    reason: opt_text("reason", reason)?,
+                },
+            ),
+            D::LossIdentified { date, reason } => (
+                *date,
+                EventKind::LossIdentified {
                     reason: opt_text("reason", reason)?,
                 },
             ),
@@ -646,6 +662,10 @@ impl Event {
                 moratorium: *moratorium,
             },
             EventKind::WriteOff { reason } => EventDocV1::WriteOff {
+                date,
+                reason: reason.clone(),
+            },
+            EventKind::LossIdentified { reason } => EventDocV1::LossIdentified {
                 date,
                 reason: reason.clone(),
             },

@@ -247,6 +247,9 @@ pub struct Engine {
     pub npa_since: Option<Date>,
     /// An NPA restructured stays NPA until this instalment is paid.
     npa_watch: Option<u32>,
+    /// The day the loan was identified as a loss asset.
+    #[serde(default)]
+    pub loss_identified: Option<Date>,
     pub closed_on: Option<Date>,
     pub written_off: Option<(Date, Loss)>,
     pub recovered: i64,
@@ -293,6 +296,7 @@ impl Engine {
             history: Vec::new(),
             npa_since: None,
             npa_watch: None,
+            loss_identified: None,
             closed_on: None,
             written_off: None,
             recovered: 0,
@@ -1083,6 +1087,18 @@ impl Engine {
                 *installment_amount,
                 moratorium.map(|m| (m.periods, m.interest)),
             )?,
+            EventKind::LossIdentified { .. } => {
+                if self.classification != Classification::Npa {
+                    return Err((
+                        "type",
+                        "only an NPA can be identified as a loss asset".into(),
+                    ));
+                }
+                if self.loss_identified.is_some() {
+                    return Err(("type", "the loan is a loss asset already".into()));
+                }
+                self.loss_identified = Some(day);
+            }
             EventKind::WriteOff { .. } => {
                 let loss = Loss {
                     principal: self.principal_outstanding(),
@@ -1897,7 +1913,9 @@ impl LoanState {
             status: e.status,
             dpd: if active { e.dpd(as_of) } else { 0 },
             classification: e.classification,
-            asset_class: if npa {
+            asset_class: if npa && e.loss_identified.is_some() {
+                AssetClass::Loss
+            } else if npa {
                 AssetClass::on(e.npa_since, as_of)
             } else {
                 AssetClass::Standard

@@ -560,3 +560,30 @@ fn events_before_disbursement_or_above_principal_are_refused() {
     assert_eq!(s.status, Status::Pending);
     assert!(s.installments.is_empty());
 }
+
+#[test]
+fn an_npa_identified_as_loss_is_a_loss_asset() {
+    let t = march_loan();
+    let ev = events(
+        &t,
+        json!([
+            {"type": "disbursement", "date": "2024-03-01", "amount": "100000.00"},
+            {"type": "loss_identified", "date": "2024-08-01", "reason": "borrower absconded"}
+        ]),
+    );
+    // NPA since 29 June: substandard by age, loss once identified.
+    assert_eq!(state(&t, &ev[..1], date(2024, 8, 1)).asset_class.name(), "substandard");
+    let s = state(&t, &ev, date(2024, 8, 1));
+    assert_eq!(s.asset_class.name(), "loss");
+    assert_eq!(s.classification, Classification::Npa);
+    // A standard loan cannot be identified as a loss.
+    let early = events(
+        &t,
+        json!([
+            {"type": "disbursement", "date": "2024-03-01", "amount": "100000.00"},
+            {"type": "loss_identified", "date": "2024-03-15"}
+        ]),
+    );
+    let err = replay(&t, &early, date(2024, 3, 15)).unwrap_err();
+    assert_eq!((err.index, err.field), (1, "type"));
+}

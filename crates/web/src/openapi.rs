@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 /// The command endpoints: path segment, event type, summary.
-pub const COMMANDS: [(&str, &str, &str); 12] = [
+pub const COMMANDS: [(&str, &str, &str); 13] = [
     (
         "disbursements",
         "disbursement",
@@ -48,6 +48,11 @@ pub const COMMANDS: [(&str, &str, &str); 12] = [
         "write-offs",
         "write_off",
         "Write the loan off (needs approval)",
+    ),
+    (
+        "loss-identifications",
+        "loss_identified",
+        "Identify an NPA as a loss asset (needs approval)",
     ),
     (
         "recoveries",
