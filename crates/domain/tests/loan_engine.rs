@@ -572,7 +572,10 @@ fn an_npa_identified_as_loss_is_a_loss_asset() {
         ]),
     );
     // NPA since 29 June: substandard by age, loss once identified.
-    assert_eq!(state(&t, &ev[..1], date(2024, 8, 1)).asset_class.name(), "substandard");
+    assert_eq!(
+        state(&t, &ev[..1], date(2024, 8, 1)).asset_class.name(),
+        "substandard"
+    );
     let s = state(&t, &ev, date(2024, 8, 1));
     assert_eq!(s.asset_class.name(), "loss");
     assert_eq!(s.classification, Classification::Npa);
