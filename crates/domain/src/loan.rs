@@ -230,6 +230,14 @@ pub struct Engine {
     period_start: Date,
     seg_start: Date,
     carried: Decimal,
+    /// Broken-period interest the first instalment carries on top of its period's interest
+    /// (`equal_periods`): a longer first period's interest, or (negative) the interest of the days
+    /// a shorter one misses. Zero once the first instalment has fallen due.
+    #[serde(default)]
+    first_extra: i64,
+    /// The first disbursement's date: a longer first period's interest accrues from it.
+    #[serde(default)]
+    disbursed_on: Option<Date>,
     pub installment_amount: i64,
     pub disbursed: i64,
     /// Interest capitalised into principal (moratorium, restructure).
@@ -285,6 +293,8 @@ impl Engine {
             period_start: terms.disbursement_date,
             seg_start: terms.disbursement_date,
             carried: Decimal::ZERO,
+            first_extra: 0,
+            disbursed_on: None,
             installment_amount: 0,
             disbursed: 0,
             capitalised: 0,
@@ -391,9 +401,64 @@ impl Engine {
                 until,
                 self.period_start,
                 next.due_date,
-            );
+            )
+            + self.broken_until(until);
         let v = i64::try_from(round_to_integer(value, RoundingMode::HalfUp)).unwrap_or(0);
         v.clamp(0, next.interest.max(0))
+    }
+
+    /// The part of the first instalment's broken-period interest (`first_extra`) that belongs to
+    /// the days before `day`: a shorter first period's deduction all at once (the period's own
+    /// interest runs from its regular start, before the disbursement), a longer one's interest
+    /// pro rata by days from the disbursement to the regular start.
+    ///
+    /// An instalment 0 not yet fallen due (the broken-period interest as an instalment of its own)
+    /// counts the same way, pro rata to its due date.
+    fn broken_until(&self, day: Date) -> Decimal {
+        let pro_rata = |amount: i64, to: Date| {
+            let amount = Decimal::from(amount);
+            let Some(from) = self.disbursed_on else {
+                return amount;
+            };
+            let total = (to - from).get_days();
+            if day >= to || total <= 0 {
+                return amount;
+            }
+            let elapsed = (day - from).get_days().max(0);
+            amount * Decimal::from(elapsed) / Decimal::from(total)
+        };
+        let extra = if self.first_extra <= 0 {
+            Decimal::from(self.first_extra)
+        } else {
+            pro_rata(self.first_extra, self.period_start)
+        };
+        let zero: Decimal = self.dues[self.fallen..self.open_from()]
+            .iter()
+            .map(|d| pro_rata(d.interest, d.due_date))
+            .sum();
+        extra + zero
+    }
+
+    /// Interest of the current period to `day` (not including it), broken-period interest
+    /// included and rounded as the schedule rounds it: what a foreclosure on `day` pays and what
+    /// closing the schedule on `day` charges.
+    fn interest_to(&self, terms: &Terms, day: Date) -> i64 {
+        let Some(next) = self.next_due() else {
+            return 0;
+        };
+        let rate = self.rate(terms);
+        let regular = self.carried
+            + rate.interest(
+                self.scheduled_balance(),
+                self.seg_start,
+                day.min(next.due_date),
+                self.period_start,
+                next.due_date,
+            );
+        let mode = terms.rounding.interest;
+        let regular = i64::try_from(round_to_integer(regular, mode)).unwrap_or(0);
+        let broken = i64::try_from(round_to_integer(self.broken_until(day), mode)).unwrap_or(0);
+        (regular + broken).max(0)
     }
 
     /// The oldest date on which something is still unpaid, for DPD.
@@ -503,6 +568,7 @@ impl Engine {
                 self.period_start = d.due_date;
                 self.seg_start = d.due_date;
                 self.carried = Decimal::ZERO;
+                self.first_extra = 0;
             }
             let capitalises = d.capitalises;
             self.fallen += 1;
@@ -568,7 +634,14 @@ impl Engine {
                 let is_due_day = self.dues[..self.fallen]
                     .last()
                     .is_some_and(|d| d.due_date == day);
-                if is_due_day {
+                // After the last due date no due date levies what accrued: it is levied once the
+                // arrears it accrued on are paid, so that it can be paid and the loan close. (The
+                // arrears change only on a day with an event or a due date, never on a quiet day,
+                // so day-by-day and bulk replays levy alike.)
+                let matured_and_clear = self.nothing_left_to_fall_due()
+                    && self.penal_accrued > 0
+                    && self.principal_overdue() + self.interest_overdue() == 0;
+                if is_due_day || matured_and_clear {
                     self.penal_to_charge(day);
                 }
             }
@@ -589,9 +662,19 @@ impl Engine {
         self.day = Some(day);
     }
 
+    /// Every instalment has fallen due, or those still to come are empty: principal prepaid in
+    /// full under `reduce_emi` leaves zero instalments, which must not hold the loan open until
+    /// its maturity.
+    fn nothing_left_to_fall_due(&self) -> bool {
+        self.dues[self.fallen..]
+            .iter()
+            .all(|d| d.total() == 0 && d.capitalises == 0)
+    }
+
+    /// Nothing is owed and nothing more can fall due.
     fn is_repaid(&self) -> bool {
         self.disbursed > 0
-            && self.fallen == self.dues.len()
+            && self.nothing_left_to_fall_due()
             && self.dues.iter().all(|d| d.unpaid() == 0)
             && self.charges_due() == 0
             && self.penal_accrued == 0
@@ -795,15 +878,24 @@ impl Engine {
         }
     }
 
-    /// Sizing of a re-scheduled run for the loan's method.
-    fn sizing(&self, terms: &Terms, keep_installment: Option<i64>) -> Sizing {
+    /// Sizing of a re-scheduled run of `balance` for the loan's method. A balloon never exceeds
+    /// the balance it is part of (else the instalments would not cover the interest). A stepped
+    /// loan keeps stepping, its step cycle starting again at the first re-scheduled instalment
+    /// (a level annuity instead would raise the early instalments of a step-up loan when a
+    /// prepayment asks to lower them).
+    fn sizing(terms: &Terms, balance: i64, keep_installment: Option<i64>) -> Sizing {
         match (terms.method, keep_installment) {
             (Method::EqualPrincipal, _) => Sizing::EqualPrincipal,
             (Method::InterestOnly, _) => Sizing::InterestOnly,
             (_, Some(i)) => Sizing::Fixed(i),
-            (Method::Balloon, None) => {
-                Sizing::Balloon(terms.balloon.unwrap_or(0).min(self.scheduled_balance()))
-            }
+            (Method::Balloon, None) => Sizing::Balloon(terms.balloon.unwrap_or(0).min(balance)),
+            (Method::Step, None) => match terms.step {
+                Some(step) => Sizing::Step {
+                    every: step.every,
+                    percent: step.percent,
+                },
+                None => Sizing::Annuity,
+            },
             _ => Sizing::Annuity,
         }
     }
@@ -820,14 +912,12 @@ impl Engine {
         moratorium: Option<(u32, MoratoriumInterest)>,
     ) -> Res<()> {
         self.carry_to(terms, day);
-        let first_seq = match self.dues.get(self.fallen) {
+        let from = self.open_from();
+        let first_seq = match self.dues.get(from) {
             Some(d) => d.seq,
             None => self.dues.last().map_or(0, |d| d.seq + 1),
         };
-        let first_number = self
-            .dues
-            .get(self.fallen)
-            .map_or(self.next_number, |d| d.number);
+        let first_number = self.dues.get(from).map_or(self.next_number, |d| d.number);
         let dates = DueDates {
             offset: self.offset + i32::try_from(first_seq).unwrap_or(i32::MAX),
             ..self.dates(terms)
@@ -845,12 +935,12 @@ impl Engine {
             rounding: terms.rounding,
             sizing,
             moratorium,
-            first_extra_interest: 0,
+            first_extra_interest: self.first_extra,
             deferred_interest: 0,
             drawdowns: &[],
         })
         .map_err(sched)?;
-        self.dues.truncate(self.fallen);
+        self.dues.truncate(from);
         let mut opening = balance;
         for (k, row) in run.installments.iter().enumerate() {
             self.dues.push(Due::scheduled(
@@ -869,12 +959,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Index of the first instalment a re-schedule replaces: the first not fallen due, past an
+    /// instalment 0 (broken-period interest, due at the start of the first regular period) still
+    /// to fall due, which stays as it is.
+    fn open_from(&self) -> usize {
+        let mut i = self.fallen;
+        while self.dues.get(i).is_some_and(|d| d.number == 0) {
+            i += 1;
+        }
+        i
+    }
+
     fn remaining_count(&self) -> u32 {
-        u32::try_from(self.dues.len() - self.fallen).unwrap_or(0)
+        u32::try_from(self.dues.len().saturating_sub(self.open_from())).unwrap_or(0)
     }
 
     fn remaining_moratorium(&self, terms: &Terms) -> Option<(u32, MoratoriumInterest)> {
-        let n = self.dues[self.fallen..]
+        let n = self.dues[self.open_from()..]
             .iter()
             .take_while(|d| d.moratorium)
             .count();
@@ -895,7 +996,7 @@ impl Engine {
         let remaining = self.remaining_count();
         let moratorium = self.remaining_moratorium(terms);
         let (count, sizing) = match adjust {
-            PrepaymentAdjust::ReduceEmi => (remaining, self.sizing(terms, None)),
+            PrepaymentAdjust::ReduceEmi => (remaining, Self::sizing(terms, new_balance, None)),
             PrepaymentAdjust::ReduceTenure => match terms.method {
                 Method::EqualPrincipal => {
                     let part = self.dues[self.fallen..]
@@ -1001,7 +1102,10 @@ impl Engine {
                 "is before the loan's first disbursement: nothing is disbursed yet".into(),
             ));
         }
-        if self.status.is_final() {
+        // A reversal records that money never came: it stands after the loan closed (the replay
+        // leaves the reversed receipt out of the whole history, so what the loan reads as after
+        // it is decided there; the event itself changes nothing here).
+        if self.status.is_final() && !matches!(event.kind, EventKind::PaymentReversal { .. }) {
             return Err((
                 "type",
                 format!(
@@ -1196,11 +1300,11 @@ impl Engine {
         if self.fallen == self.dues.len() {
             return Ok(());
         }
+        // Interest to date, an instalment 0 still to fall due included (pro rata).
+        let interest = self.interest_to(terms, day);
         self.carry_to(terms, day);
         let balance = self.scheduled_balance();
-        let interest =
-            i64::try_from(round_to_integer(self.carried, terms.rounding.interest)).unwrap_or(0);
-        let template = self.dues[self.fallen].clone();
+        let template = self.dues[self.open_from().min(self.dues.len() - 1)].clone();
         self.dues.truncate(self.fallen);
         self.dues.push(Due {
             number: template.number,
@@ -1219,6 +1323,7 @@ impl Engine {
         });
         self.fallen = self.dues.len();
         self.carried = Decimal::ZERO;
+        self.first_extra = 0;
         self.seg_start = day;
         self.period_start = day;
         Ok(())
@@ -1240,23 +1345,7 @@ impl Engine {
         if self.status.is_final() || self.status == Status::Pending {
             return 0;
         }
-        let interest_to_date = if self.fallen < self.dues.len() {
-            let rate = self.rate(terms);
-            let next = &self.dues[self.fallen];
-            let v = self.carried
-                + rate.interest(
-                    self.scheduled_balance(),
-                    self.seg_start,
-                    day.min(next.due_date),
-                    self.period_start,
-                    next.due_date,
-                );
-            i64::try_from(round_to_integer(v, terms.rounding.interest))
-                .unwrap_or(0)
-                .max(0)
-        } else {
-            0
-        };
+        let interest_to_date = self.interest_to(terms, day);
         let total = self.principal_outstanding()
             + self.interest_overdue()
             + interest_to_date
@@ -1296,7 +1385,7 @@ impl Engine {
         self.fund_partners(terms, amount);
         let count = self.remaining_count();
         let moratorium = self.remaining_moratorium(terms);
-        let sizing = self.sizing(terms, None);
+        let sizing = Self::sizing(terms, balance, None);
         self.reschedule(terms, day, balance, count, sizing, moratorium)
     }
 
@@ -1355,6 +1444,15 @@ impl Engine {
         if terms.broken_period == BrokenPeriod::InstallmentZero && !equal {
             // Daily bases carry no instalment 0.
         }
+        // Broken-period interest rides on the first instalment as the schedule put it there, and
+        // goes with it into any re-scheduled first instalment.
+        let bpi = built.broken_period_interest;
+        self.first_extra = if bpi < 0 || terms.broken_period == BrokenPeriod::FirstInstallment {
+            bpi
+        } else {
+            0
+        };
+        self.disbursed_on = Some(day);
         self.installment_amount = built.installment_amount;
         self.next_number = self.dues.last().map_or(1, |d| d.number + 1);
         self.disbursed = amount;
@@ -1424,14 +1522,19 @@ impl Engine {
         self.annual_rate = rate;
         let balance = self.scheduled_balance();
         let remaining = self.remaining_count();
+        if remaining == 0 {
+            // Every instalment has fallen due: nothing is left to re-price (re-scheduling would
+            // add an instalment after the loan's maturity).
+            return Ok(());
+        }
         let moratorium = self.remaining_moratorium(terms);
         match keep {
             RateChangeKeep::Tenure => {
-                let sizing = self.sizing(terms, None);
+                let sizing = Self::sizing(terms, balance, None);
                 self.reschedule(terms, day, balance, remaining, sizing, moratorium)
             }
             RateChangeKeep::Emi => {
-                let sizing = self.sizing(terms, Some(self.installment_amount));
+                let sizing = Self::sizing(terms, balance, Some(self.installment_amount));
                 if let Sizing::Fixed(emi) = sizing {
                     let period = Decimal::from(balance) * self.rate(terms).period_rate();
                     if Decimal::from(emi) <= period {
@@ -1497,11 +1600,11 @@ impl Engine {
                 ));
             }
         }
-        let sizing = self.sizing(terms, installment_amount);
+        let sizing = Self::sizing(terms, balance, installment_amount);
         if self.classification == Classification::Npa {
             self.npa_watch = Some(
                 self.dues
-                    .get(self.fallen)
+                    .get(self.open_from())
                     .map_or(self.next_number, |d| d.number)
                     + m.map_or(0, |(n, _)| n),
             );
