@@ -48,13 +48,15 @@ impl Role {
         use Action::*;
         match self {
             Role::Admin => true,
-            Role::Auditor | Role::Partner => matches!(action, Read),
+            Role::Auditor => matches!(action, Read | ReadWebhooks | ReadAudit),
+            Role::Partner => matches!(action, Read),
             Role::Credit => matches!(
                 action,
                 Read | BookLoan
                     | ChangeRate
                     | Restructure
                     | WriteOff
+                    | IdentifyLoss
                     | Settle
                     | Approve
                     | ManageProducts
@@ -69,6 +71,7 @@ impl Role {
                     | Prepay
                     | ChangeRate
                     | WriteOff
+                    | IdentifyLoss
                     | Recover
                     | Settle
                     | Foreclose
@@ -96,16 +99,42 @@ pub enum Action {
     ChangeRate,
     Restructure,
     WriteOff,
+    IdentifyLoss,
     Recover,
     Settle,
     Foreclose,
     Approve,
     ManageUsers,
     ManageWebhooks,
+    ReadWebhooks,
+    ReadAudit,
     ManageProducts,
 }
 
 impl Action {
+    pub const ALL: [Action; 20] = [
+        Action::Read,
+        Action::BookLoan,
+        Action::PostPayment,
+        Action::ReversePayment,
+        Action::LevyCharge,
+        Action::WaiveCharge,
+        Action::Prepay,
+        Action::ChangeRate,
+        Action::Restructure,
+        Action::WriteOff,
+        Action::IdentifyLoss,
+        Action::Recover,
+        Action::Settle,
+        Action::Foreclose,
+        Action::Approve,
+        Action::ManageUsers,
+        Action::ManageWebhooks,
+        Action::ReadWebhooks,
+        Action::ReadAudit,
+        Action::ManageProducts,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Action::Read => "read",
@@ -118,12 +147,15 @@ impl Action {
             Action::ChangeRate => "change_rate",
             Action::Restructure => "restructure",
             Action::WriteOff => "write_off",
+            Action::IdentifyLoss => "identify_loss",
             Action::Recover => "record_recovery",
             Action::Settle => "settle",
             Action::Foreclose => "foreclose",
             Action::Approve => "approve",
             Action::ManageUsers => "manage_users",
             Action::ManageWebhooks => "manage_webhooks",
+            Action::ReadWebhooks => "read_webhooks",
+            Action::ReadAudit => "read_audit",
             Action::ManageProducts => "manage_products",
         }
     }

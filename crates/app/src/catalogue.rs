@@ -4,6 +4,7 @@
 use loanbook_store::{Approval, Decision, Party, ProductVersion, StoreError};
 use serde_json::{Map, Value, json};
 
+use crate::policy::Hold;
 use crate::{Action, App, AppError, Principal, Reply, RequestMeta, Role, corrupt, now};
 
 /// Fields a product's terms template may not set: they belong to each loan.
@@ -146,17 +147,18 @@ impl App {
         }
         if self.policy.products {
             let payload = serde_json::to_string(&version).map_err(|e| corrupt(e.to_string()))?;
+            let hold = Hold {
+                action: Action::ManageProducts,
+                reason: "every product change needs a second user's approval".into(),
+            };
             return self
-                .hold(
-                    p,
-                    Action::ManageProducts,
-                    format!("product/{code}"),
-                    payload,
-                    meta,
-                )
+                .keyed(p, meta, || {
+                    self.hold(p, hold, format!("product/{code}"), payload, meta)
+                })
                 .await;
         }
-        self.write_product(p, &version, meta, None).await
+        self.keyed(p, meta, || self.write_product(p, &version, meta, None))
+            .await
     }
 
     pub(crate) async fn write_product(
@@ -173,15 +175,17 @@ impl App {
             &meta.digest,
             vec![],
         );
+        let reply = Reply {
+            status: 201,
+            body: product_json(v),
+        };
+        let key = self.idempotency(p, meta, &reply);
         match self
             .store
-            .add_product_version(&self.book, v, &audit, decision)
+            .add_product_version(&self.book, v, &audit, decision, key.as_ref())
             .await
         {
-            Ok(()) => Ok(Reply {
-                status: 201,
-                body: product_json(v),
-            }),
+            Ok(()) => Ok(reply),
             Err(StoreError::VersionConflict { .. }) => Err(AppError::Conflict(format!(
                 "product `{}` changed meanwhile: version {} exists",
                 v.code, v.version
@@ -256,8 +260,18 @@ impl App {
         p: &Principal,
         body: &Value,
         meta: &RequestMeta,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Reply, AppError> {
         p.require(Action::BookLoan)?;
+        self.keyed(p, meta, || self.create_party_once(p, body, meta))
+            .await
+    }
+
+    async fn create_party_once(
+        &self,
+        p: &Principal,
+        body: &Value,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
         let obj = body
             .as_object()
             .ok_or_else(|| AppError::invalid("body", "must be a JSON object"))?;
@@ -305,8 +319,14 @@ impl App {
             &meta.digest,
             vec![],
         );
-        self.store.create_party(&party, &audit).await?;
-        Ok(self.party_json(p, &party))
+        let reply = Reply {
+            status: 201,
+            body: self.party_json(p, &party),
+        };
+        self.store
+            .create_party(&party, &audit, self.idempotency(p, meta, &reply).as_ref())
+            .await?;
+        Ok(reply)
     }
 
     /// A party as the caller may see it: identifiers masked for roles that do not need them.

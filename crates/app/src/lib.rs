@@ -8,8 +8,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod approvals;
 pub mod auth;
 mod catalogue;
+mod idempotency;
+mod listing;
+pub mod policy;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -21,12 +25,13 @@ use loanbook_domain::events::{Event, EventKind};
 use loanbook_domain::loan::{self, LoanState};
 use loanbook_domain::terms::{FieldError, Terms};
 use loanbook_store::{
-    Approval, AuditEntry, ChainBreak, CommandWrite, Decision, IdempotencyRecord, LoanFilter,
-    LoanRecord, NewEvent, NewOutbox, Projection, Store, StoreError, User, verify_chain,
+    AuditEntry, ChainBreak, CommandWrite, Decision, LoanRecord, NewEvent, NewOutbox, Projection,
+    Store, StoreError, User, verify_chain,
 };
 use serde_json::{Value, json};
 
 pub use auth::{Action, Role, digest, new_token, token_hash};
+pub use policy::ApprovalPolicy;
 
 /// Why a request was not done. Each maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +47,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
-    #[error("idempotency key `{0}` was used for a different request")]
-    IdempotencyMismatch(String),
+    #[error("idempotency key `{key}` {why}: use a new key for a new request")]
+    IdempotencyMismatch { key: String, why: String },
+    #[error("a request with idempotency key `{0}` is still in progress; retry shortly")]
+    InProgress(String),
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -80,6 +87,9 @@ impl Principal {
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     pub idempotency_key: Option<String>,
+    /// The request's method and path with its ids (`POST /v1/loans/ID/payments`): what an
+    /// idempotency key is scoped to.
+    pub target: String,
     /// SHA-256 of the request body.
     pub digest: String,
     /// Return the resulting state without writing anything.
@@ -95,37 +105,6 @@ pub struct Reply {
 
 /// How many times a command is tried when it loses a race for its loan.
 const MAX_ATTEMPTS: u32 = 64;
-
-/// Which commands need a second user's approval (maker-checker).
-#[derive(Debug, Clone)]
-pub struct ApprovalPolicy {
-    /// Actions always held for approval.
-    pub actions: Vec<Action>,
-    /// Waivers above this amount (minor units) are held for approval.
-    pub waiver_above: i64,
-    /// Product changes are held for approval.
-    pub products: bool,
-}
-
-impl Default for ApprovalPolicy {
-    fn default() -> Self {
-        ApprovalPolicy {
-            actions: vec![Action::WriteOff, Action::Restructure],
-            // 1,000.00 in minor units.
-            waiver_above: 100_000,
-            products: true,
-        }
-    }
-}
-
-impl ApprovalPolicy {
-    fn holds(&self, event: &Event) -> bool {
-        match event.kind {
-            EventKind::Waiver { amount, .. } => amount > self.waiver_above,
-            ref k => self.actions.contains(&action_for(k)),
-        }
-    }
-}
 
 pub struct App {
     store: Arc<dyn Store>,
@@ -173,7 +152,7 @@ fn loan_topic(kind: &EventKind) -> String {
     }
 }
 
-fn action_for(kind: &EventKind) -> Action {
+pub(crate) fn action_for(kind: &EventKind) -> Action {
     match kind {
         EventKind::Disbursement { .. } => Action::BookLoan,
         EventKind::Payment { .. } => Action::PostPayment,
@@ -183,7 +162,8 @@ fn action_for(kind: &EventKind) -> Action {
         EventKind::Prepayment { .. } => Action::Prepay,
         EventKind::RateChange { .. } => Action::ChangeRate,
         EventKind::Restructure { .. } => Action::Restructure,
-        EventKind::WriteOff { .. } | EventKind::LossIdentified { .. } => Action::WriteOff,
+        EventKind::WriteOff { .. } => Action::WriteOff,
+        EventKind::LossIdentified { .. } => Action::IdentifyLoss,
         EventKind::Recovery { .. } => Action::Recover,
         EventKind::Settlement { .. } => Action::Settle,
         EventKind::Foreclosure { .. } => Action::Foreclose,
@@ -192,6 +172,15 @@ fn action_for(kind: &EventKind) -> Action {
 
 pub(crate) fn corrupt(what: String) -> AppError {
     AppError::Store(StoreError::Corrupt(what))
+}
+
+/// A booking request, read.
+struct Booking {
+    loan_number: String,
+    borrower_id: Option<String>,
+    terms: Terms,
+    events: Vec<Event>,
+    product: Option<(String, i64)>,
 }
 
 /// A loan as stored, decoded.
@@ -278,9 +267,13 @@ impl App {
             Err(e) => return Err(e.into()),
         }
         *lock(&self.caches.business_date) = Some((to, Instant::now()));
-        Ok(
-            json!({"book": self.book, "business_date": to.to_string(), "previous": from.to_string()}),
-        )
+        let refreshed = self.refresh_projections(to).await?;
+        Ok(json!({
+            "book": self.book,
+            "business_date": to.to_string(),
+            "previous": from.to_string(),
+            "projections_refreshed": refreshed,
+        }))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -419,9 +412,13 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Reply, AppError> {
         p.require(Action::BookLoan)?;
-        if let Some(reply) = self.replayed(p, meta).await? {
-            return Ok(reply);
-        }
+        self.keyed(p, meta, || self.book_loan_once(p, body, meta, None))
+            .await
+    }
+
+    /// Read a booking request: `{"loan_number", "terms", "borrower_id"?, "events"?, "product"?,
+    /// "product_version"?}`, with the product's terms merged in.
+    async fn booking(&self, body: &Value) -> Result<Booking, AppError> {
         let obj = body
             .as_object()
             .ok_or_else(|| AppError::invalid("body", "must be a JSON object"))?;
@@ -485,14 +482,46 @@ impl App {
                 Event::list_from_json(&v.to_string(), terms.currency).map_err(AppError::Invalid)?
             }
         };
+        Ok(Booking {
+            loan_number,
+            borrower_id,
+            terms,
+            events,
+            product,
+        })
+    }
+
+    /// Book a loan once its key is reserved; `decision` when an approval releases it.
+    async fn book_loan_once(
+        &self,
+        p: &Principal,
+        body: &Value,
+        meta: &RequestMeta,
+        decision: Option<&Decision>,
+    ) -> Result<Reply, AppError> {
+        let Booking {
+            loan_number,
+            borrower_id,
+            terms,
+            events,
+            product,
+        } = self.booking(body).await?;
+        // A booked history is the result of every command in it: each needs the role that may
+        // make it, and the whole is held when the policy holds any part of it.
         for e in &events {
             p.require(action_for(&e.kind))?;
         }
         let business_date = self.business_date().await?;
         check_dates(&events, business_date)?;
-        let state = loan::replay(&terms, &events, business_date).map_err(|e| {
-            AppError::invalid(format!("events[{}].{}", e.index, e.field), e.rule.clone())
-        })?;
+        let state = history_state(&terms, &events, business_date, 0)?;
+        if decision.is_none() && !meta.dry_run {
+            if let Some(hold) = self.policy.hold(&[], &events, &state) {
+                let payload = body.to_string();
+                return self
+                    .hold(p, hold, format!("booking/{loan_number}"), payload, meta)
+                    .await;
+            }
+        }
 
         let terms_json = terms.to_json();
         let id = uuid::Uuid::now_v7().to_string();
@@ -566,7 +595,7 @@ impl App {
             ),
             outbox,
             idempotency: self.idempotency(p, meta, &reply),
-            approval: None,
+            approval: decision.cloned(),
         };
         match self.store.commit(&write).await {
             Ok(_) => Ok(reply),
@@ -586,10 +615,10 @@ impl App {
         event: &Value,
         meta: &RequestMeta,
     ) -> Result<Reply, AppError> {
-        if let Some(reply) = self.replayed(p, meta).await? {
-            return Ok(reply);
-        }
-        self.loan_command_with(p, loan_id, event, meta, None).await
+        self.keyed(p, meta, || {
+            self.loan_command_with(p, loan_id, event, meta, None)
+        })
+        .await
     }
 
     async fn loan_command_with(
@@ -637,20 +666,7 @@ impl App {
         let version = loaded.events.len() as i64;
         let mut events = loaded.events;
         events.push(new.clone());
-        let state = loan::replay(&loaded.terms, &events, business_date).map_err(|e| {
-            let field = if e.index == events.len() - 1 {
-                e.field.to_owned()
-            } else {
-                format!(
-                    "event {} ({} on {}): {}",
-                    e.index + 1,
-                    e.event,
-                    e.date,
-                    e.field
-                )
-            };
-            AppError::invalid(field, e.rule.clone())
-        })?;
+        let state = history_state(&loaded.terms, &events, business_date, events.len() - 1)?;
         // A dry run shows the whole resulting schedule; a command answers with the summary.
         let state_json = if meta.dry_run {
             state_value(&state)?
@@ -670,15 +686,11 @@ impl App {
                 body: with_dry_run(body),
             });
         }
-        if decision.is_none() && self.policy.holds(&new) {
+        let before = &events[..events.len() - 1];
+        let hold = self.policy.hold(before, std::slice::from_ref(&new), &state);
+        if let (None, Some(hold)) = (decision, hold) {
             return self
-                .hold(
-                    p,
-                    action_for(&new.kind),
-                    format!("loan/{loan_id}"),
-                    event.to_string(),
-                    meta,
-                )
+                .hold(p, hold, format!("loan/{loan_id}"), event.to_string(), meta)
                 .await;
         }
         let reply = Reply { status: 201, body };
@@ -719,206 +731,6 @@ impl App {
         };
         self.store.commit(&write).await?;
         Ok(reply)
-    }
-
-    /// Hold a valid command for a second user's approval.
-    /// Hold a valid command for a second user's approval: answered 202 with the request.
-    pub(crate) async fn hold(
-        &self,
-        p: &Principal,
-        action: Action,
-        target: String,
-        payload: String,
-        meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
-        let a = Approval {
-            id: uuid::Uuid::now_v7().to_string(),
-            action: action.name().to_owned(),
-            target,
-            payload,
-            maker: p.user.name.clone(),
-            status: "pending".into(),
-            checker: None,
-            created_at: now(),
-            decided_at: None,
-        };
-        let audit = self.audit(
-            &p.user.name,
-            &format!("request_{}", action.name()),
-            &format!("approval/{}", a.id),
-            &meta.digest,
-            vec![],
-        );
-        let reply = Reply {
-            status: 202,
-            body: json!({"approval": approval_json(&a)}),
-        };
-        match self
-            .store
-            .create_approval(&a, &audit, self.idempotency(p, meta, &reply).as_ref())
-            .await
-        {
-            Ok(()) => Ok(reply),
-            Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    pub async fn approvals(&self, p: &Principal, status: Option<&str>) -> Result<Value, AppError> {
-        p.require(Action::Read)?;
-        if let Some(s) = status {
-            if !matches!(s, "pending" | "approved" | "rejected") {
-                return Err(AppError::invalid(
-                    "status",
-                    "must be pending, approved or rejected",
-                ));
-            }
-        }
-        let list = self.store.approvals(status, 1000).await?;
-        Ok(json!({"items": list.iter().map(approval_json).collect::<Vec<_>>()}))
-    }
-
-    pub async fn approval(&self, p: &Principal, id: &str) -> Result<Value, AppError> {
-        p.require(Action::Read)?;
-        let a = self.pending_or_any(id).await?;
-        Ok(approval_json(&a))
-    }
-
-    async fn pending_or_any(&self, id: &str) -> Result<Approval, AppError> {
-        self.store
-            .approval(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("approval `{id}`")))
-    }
-
-    async fn checkable(&self, p: &Principal, id: &str) -> Result<Approval, AppError> {
-        p.require(Action::Approve)?;
-        let a = self.pending_or_any(id).await?;
-        if a.status != "pending" {
-            return Err(AppError::Conflict(format!(
-                "approval `{id}` is already {}",
-                a.status
-            )));
-        }
-        if a.maker == p.user.name {
-            return Err(AppError::Forbidden {
-                role: p.role.name(),
-                action: "approve or reject their own request",
-            });
-        }
-        Ok(a)
-    }
-
-    /// Approve a held command: it is carried out now, as the checker, with the approval marked
-    /// in the same transaction.
-    pub async fn approve(
-        &self,
-        p: &Principal,
-        id: &str,
-        meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
-        let a = self.checkable(p, id).await?;
-        if a.target.starts_with("product/") {
-            p.require(Action::ManageProducts)?;
-            let decision = Decision {
-                approval_id: a.id.clone(),
-                checker: p.user.name.clone(),
-                at: now(),
-            };
-            return self.approve_product(p, &a, &decision, meta).await;
-        }
-        let loan_id = a
-            .target
-            .strip_prefix("loan/")
-            .ok_or_else(|| corrupt(format!("approval `{id}` targets `{}`", a.target)))?;
-        let event: Value = serde_json::from_str(&a.payload)
-            .map_err(|e| corrupt(format!("approval `{id}` payload: {e}")))?;
-        let decision = Decision {
-            approval_id: a.id.clone(),
-            checker: p.user.name.clone(),
-            at: now(),
-        };
-        let meta = RequestMeta {
-            idempotency_key: None,
-            digest: meta.digest.clone(),
-            dry_run: false,
-        };
-        match self
-            .loan_command_with(p, loan_id, &event, &meta, Some(&decision))
-            .await
-        {
-            Err(AppError::Store(StoreError::NotFound { .. })) => Err(AppError::Conflict(format!(
-                "approval `{id}` was decided meanwhile"
-            ))),
-            other => other,
-        }
-    }
-
-    pub async fn reject(
-        &self,
-        p: &Principal,
-        id: &str,
-        meta: &RequestMeta,
-    ) -> Result<Value, AppError> {
-        let a = self.checkable(p, id).await?;
-        let decision = Decision {
-            approval_id: a.id.clone(),
-            checker: p.user.name.clone(),
-            at: now(),
-        };
-        let audit = self.audit(
-            &p.user.name,
-            &format!("reject_{}", a.action),
-            &format!("approval/{id}"),
-            &meta.digest,
-            vec![],
-        );
-        self.store.reject_approval(&decision, &audit).await?;
-        let a = self.pending_or_any(id).await?;
-        Ok(approval_json(&a))
-    }
-
-    fn idempotency(
-        &self,
-        p: &Principal,
-        meta: &RequestMeta,
-        reply: &Reply,
-    ) -> Option<IdempotencyRecord> {
-        meta.idempotency_key.as_ref().map(|key| IdempotencyRecord {
-            scope: p.user.id.clone(),
-            key: key.clone(),
-            request_digest: meta.digest.clone(),
-            status: i64::from(reply.status),
-            body: reply.body.to_string(),
-        })
-    }
-
-    /// The stored reply of a request already done under this key, if any.
-    async fn replayed(&self, p: &Principal, meta: &RequestMeta) -> Result<Option<Reply>, AppError> {
-        let Some(key) = &meta.idempotency_key else {
-            return Ok(None);
-        };
-        if meta.dry_run {
-            return Ok(None);
-        }
-        match self.store.idempotency(&p.user.id, key).await? {
-            None => Ok(None),
-            Some(r) if r.request_digest == meta.digest => {
-                let body = serde_json::from_str(&r.body)
-                    .map_err(|e| corrupt(format!("stored reply for key `{key}`: {e}")))?;
-                let status = u16::try_from(r.status).unwrap_or(200);
-                Ok(Some(Reply { status, body }))
-            }
-            Some(_) => Err(AppError::IdempotencyMismatch(key.clone())),
-        }
-    }
-
-    /// Another request with the same key committed first: answer as it did.
-    async fn after_key_race(&self, p: &Principal, meta: &RequestMeta) -> Result<Reply, AppError> {
-        match self.replayed(p, meta).await? {
-            Some(r) => Ok(r),
-            None => Err(AppError::Conflict("idempotency key in use; retry".into())),
-        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1036,45 +848,23 @@ impl App {
         }))
     }
 
-    pub async fn list_loans(
-        &self,
-        p: &Principal,
-        mut filter: LoanFilter,
-    ) -> Result<Value, AppError> {
-        p.require(Action::Read)?;
-        if p.role == Role::Partner {
-            filter.partner_id = p.user.partner_id.clone();
-        }
-        if filter.limit <= 0 {
-            filter.limit = 50;
-        }
-        let page = self.store.list_loans(&filter).await?;
-        let next = if page.len() as i64 == filter.limit {
-            page.last().map(|l| l.loan_id.clone())
-        } else {
-            None
-        };
-        let items: Vec<Value> = page
-            .iter()
-            .map(|l| {
-                json!({
-                    "id": l.loan_id,
-                    "version": l.version,
-                    "as_of": l.as_of,
-                    "status": l.status,
-                    "classification": l.classification,
-                    "dpd": l.dpd,
-                    "principal_outstanding": l.principal_outstanding,
-                    "total_overdue": l.total_overdue,
-                })
-            })
-            .collect();
-        Ok(json!({ "items": items, "next_cursor": next }))
-    }
-
     // -----------------------------------------------------------------------------------------
     // Integrity
     // -----------------------------------------------------------------------------------------
+
+    /// The service itself, reading every loan (for projections and checks).
+    pub(crate) fn system_principal(&self) -> Principal {
+        Principal {
+            user: User {
+                id: "system".into(),
+                name: "system".into(),
+                role: "auditor".into(),
+                partner_id: None,
+                created_at: now(),
+            },
+            role: Role::Auditor,
+        }
+    }
 
     /// Check the audit chain; the number of records on success.
     pub async fn verify_audit(&self) -> Result<Result<usize, ChainBreak>, AppError> {
@@ -1084,16 +874,7 @@ impl App {
 
     /// Loans whose stored projection differs from a fresh replay of their events.
     pub async fn projection_mismatches(&self) -> Result<Vec<String>, AppError> {
-        let system = Principal {
-            user: User {
-                id: "system".into(),
-                name: "system".into(),
-                role: "auditor".into(),
-                partner_id: None,
-                created_at: now(),
-            },
-            role: Role::Auditor,
-        };
+        let system = self.system_principal();
         let mut bad = Vec::new();
         for id in self.store.loan_ids().await? {
             let loaded = self.load(&system, &id).await?;
@@ -1125,25 +906,38 @@ impl App {
     }
 }
 
-pub(crate) fn approval_json(a: &Approval) -> Value {
-    json!({
-        "id": a.id,
-        "action": a.action,
-        "target": a.target,
-        "request": serde_json::from_str::<Value>(&a.payload).unwrap_or(Value::Null),
-        "maker": a.maker,
-        "status": a.status,
-        "checker": a.checker,
-        "created_at": a.created_at,
-        "decided_at": a.decided_at,
-    })
-}
-
 fn with_dry_run(mut body: Value) -> Value {
     if let Some(o) = body.as_object_mut() {
         o.insert("dry_run".into(), Value::Bool(true));
     }
     body
+}
+
+/// The state a history replays to on `through`, once it is known to replay on every date up to
+/// it: nothing that cannot be read back is ever written. `new_from` is the index of the first
+/// event the write adds; an error is named by the field of the event that broke.
+fn history_state(
+    terms: &Terms,
+    events: &[Event],
+    through: Date,
+    new_from: usize,
+) -> Result<LoanState, AppError> {
+    loan::replay(terms, events, through).map_err(|e| {
+        let field = if new_from == 0 {
+            format!("events[{}].{}", e.index, e.field)
+        } else if e.index == new_from && events.len() == new_from + 1 {
+            e.field.to_owned()
+        } else {
+            format!(
+                "event {} ({} on {}): {}",
+                e.index + 1,
+                e.event,
+                e.date,
+                e.field
+            )
+        };
+        AppError::invalid(field, e.rule.clone())
+    })
 }
 
 /// Events may not be dated after the book's business date.
@@ -1191,7 +985,7 @@ fn event_message(
     }
 }
 
-fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projection {
+pub(crate) fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projection {
     Projection {
         loan_id: loan_id.to_owned(),
         version,

@@ -12,7 +12,27 @@ use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::{Action, App, AppError, Principal, now};
+use crate::{Action, App, AppError, Principal, Reply, RequestMeta, now};
+
+/// Every topic the outbox carries, which a webhook can subscribe to.
+pub const TOPICS: &[&str] = &[
+    "loan.booked",
+    "loan.disbursed",
+    "payment.posted",
+    "payment.reversed",
+    "loan.charge",
+    "loan.waiver",
+    "loan.prepayment",
+    "loan.rate_change",
+    "loan.restructure",
+    "loan.write_off",
+    "loan.loss_identified",
+    "loan.recovery",
+    "loan.settlement",
+    "loan.foreclosure",
+    "loan.class_changed",
+    "audit.checkpoint",
+];
 
 /// Attempts before a delivery is given up (about a day and a half of backoff).
 pub const MAX_ATTEMPTS: i64 = 18;
@@ -63,8 +83,23 @@ fn later(d: Duration) -> String {
 
 impl App {
     /// Subscribe a URL to topics (`*` for all); the answer carries the signing secret, once.
-    pub async fn create_webhook(&self, p: &Principal, body: &Value) -> Result<Value, AppError> {
+    pub async fn create_webhook(
+        &self,
+        p: &Principal,
+        body: &Value,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
         p.require(Action::ManageWebhooks)?;
+        self.keyed(p, meta, || self.create_webhook_once(p, body, meta))
+            .await
+    }
+
+    async fn create_webhook_once(
+        &self,
+        p: &Principal,
+        body: &Value,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
         let url = match body.get("url") {
             Some(Value::String(u))
                 if (u.starts_with("http://") || u.starts_with("https://")) && u.len() <= 2000 =>
@@ -82,13 +117,15 @@ impl App {
             None => vec!["*".into()],
             Some(Value::Array(a)) if !a.is_empty() => a
                 .iter()
-                .map(|t| {
-                    t.as_str()
-                        .filter(|t| !t.is_empty() && t.len() <= 100)
-                        .map(str::to_owned)
+                .enumerate()
+                .map(|(i, t)| match t.as_str() {
+                    Some(t) if t == "*" || TOPICS.contains(&t) => Ok(t.to_owned()),
+                    _ => Err(AppError::invalid(
+                        format!("topics[{i}]"),
+                        format!("must be `*` or one of: {}", TOPICS.join(", ")),
+                    )),
                 })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| AppError::invalid("topics", "must be non-empty strings"))?,
+                .collect::<Result<Vec<_>, _>>()?,
             Some(_) => {
                 return Err(AppError::invalid(
                     "topics",
@@ -114,17 +151,21 @@ impl App {
             &p.user.name,
             "create_webhook",
             &format!("webhook/{}", w.id),
-            "",
+            &meta.digest,
             vec![],
         );
-        self.store.create_webhook(&w, &audit).await?;
-        Ok(
-            json!({"id": w.id, "url": w.url, "topics": w.topics, "active": w.active, "secret": w.secret, "created_at": w.created_at}),
-        )
+        let reply = Reply {
+            status: 201,
+            body: json!({"id": w.id, "url": w.url, "topics": w.topics, "active": w.active, "secret": w.secret, "created_at": w.created_at}),
+        };
+        self.store
+            .create_webhook(&w, &audit, self.idempotency(p, meta, &reply).as_ref())
+            .await?;
+        Ok(reply)
     }
 
     pub async fn webhooks(&self, p: &Principal) -> Result<Value, AppError> {
-        p.require(Action::ManageWebhooks)?;
+        p.require(Action::ReadWebhooks)?;
         let list = self.store.webhooks().await?;
         Ok(json!({"items": list.iter().map(|w| json!({
             "id": w.id, "url": w.url, "topics": w.topics, "active": w.active, "created_at": w.created_at,
@@ -132,7 +173,7 @@ impl App {
     }
 
     pub async fn webhook_deliveries(&self, p: &Principal, id: &str) -> Result<Value, AppError> {
-        p.require(Action::ManageWebhooks)?;
+        p.require(Action::ReadWebhooks)?;
         if !self.store.webhooks().await?.iter().any(|w| w.id == id) {
             return Err(AppError::NotFound(format!("webhook `{id}`")));
         }

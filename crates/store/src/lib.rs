@@ -224,9 +224,33 @@ pub struct IdempotencyRecord {
     /// Who the key belongs to (the user), so two users' keys never collide.
     pub scope: String,
     pub key: String,
+    /// The request the key was first used for: its method and path with the ids in it
+    /// (`POST /v1/loans/ID/payments`). The key answers only that request.
+    pub target: String,
     pub request_digest: String,
+    /// The reply's HTTP status; [`IN_PROGRESS`] while the request that reserved the key runs.
     pub status: i64,
     pub body: String,
+}
+
+/// The status of an idempotency record whose request is still running.
+pub const IN_PROGRESS: i64 = 0;
+
+/// What reserving an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyReservation {
+    /// The key is now reserved for this request: run it, then store its reply or release it.
+    Reserved,
+    /// The key is taken: by a finished request (its reply) or by one still running
+    /// (`status` [`IN_PROGRESS`]).
+    Taken(IdempotencyRecord),
+}
+
+/// A row of the loan list: the projection and the loan's human reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoanListing {
+    pub projection: Projection,
+    pub loan_number: String,
 }
 
 /// A maker-checker request: a command held until a second user decides on it.
@@ -282,6 +306,7 @@ pub struct LoanFilter {
     pub dpd_min: Option<i64>,
     pub dpd_max: Option<i64>,
     pub partner_id: Option<String>,
+    pub loan_number: Option<String>,
     /// Only loans with an id greater than this.
     pub after: Option<String>,
     pub limit: i64,
@@ -336,7 +361,11 @@ pub trait Store: Send + Sync {
     async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError>;
     /// The projection's version and classification only.
     async fn projection_head(&self, loan_id: &str) -> Result<Option<(i64, String)>, StoreError>;
-    async fn list_loans(&self, filter: &LoanFilter) -> Result<Vec<Projection>, StoreError>;
+    async fn list_loans(&self, filter: &LoanFilter) -> Result<Vec<LoanListing>, StoreError>;
+    /// Replace projections with fresher ones of the same versions (the business date moved);
+    /// one whose loan has taken a command since is left as that command wrote it. Returns how
+    /// many were written.
+    async fn refresh_projections(&self, projections: &[Projection]) -> Result<usize, StoreError>;
     async fn loan_ids(&self) -> Result<Vec<String>, StoreError>;
 
     async fn idempotency(
@@ -344,6 +373,18 @@ pub trait Store: Send + Sync {
         scope: &str,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Reserve `record`'s key for its request, at `at` (`now_ms` in milliseconds since the
+    /// epoch). A reservation taken before `stale_before_ms` belongs to a request that died (its
+    /// process crashed): it is taken over.
+    async fn reserve_key(
+        &self,
+        record: &IdempotencyRecord,
+        at: &str,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<KeyReservation, StoreError>;
+    /// Drop a reservation whose request failed, so the key can be used again.
+    async fn release_key(&self, scope: &str, key: &str) -> Result<(), StoreError>;
 
     /// The audit log in order.
     async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
@@ -362,11 +403,13 @@ pub trait Store: Send + Sync {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Approval>, StoreError>;
-    /// Reject a pending approval, with its audit record.
+    /// Reject a pending approval, with its audit record and the reply stored under the
+    /// request's key.
     async fn reject_approval(
         &self,
         decision: &Decision,
         audit: &AuditEntry,
+        key: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
     /// Add the next version of a product (creating the product with version 1), with its audit
@@ -378,6 +421,7 @@ pub trait Store: Send + Sync {
         v: &ProductVersion,
         audit: &AuditEntry,
         approval: Option<&Decision>,
+        key: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     /// A product's latest version, or the given one.
     async fn product(
@@ -387,7 +431,13 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<ProductVersion>, StoreError>;
     /// Every product at its latest version.
     async fn products(&self) -> Result<Vec<ProductVersion>, StoreError>;
-    async fn create_party(&self, party: &Party, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Record a party with its audit record and the reply stored under the request's key.
+    async fn create_party(
+        &self,
+        party: &Party,
+        audit: &AuditEntry,
+        key: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
     async fn party(&self, id: &str) -> Result<Option<Party>, StoreError>;
     async fn parties(
         &self,
@@ -400,6 +450,7 @@ pub trait Store: Send + Sync {
         &self,
         endpoint: &WebhookEndpoint,
         audit: &AuditEntry,
+        key: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>, StoreError>;
     /// Queue a delivery of every undispatched outbox message to each active endpoint whose

@@ -15,8 +15,8 @@ use sqlx::{Postgres, QueryBuilder, Sqlite};
 use crate::audit::{AuditRecord, chain_hash};
 use crate::{
     Approval, Attempt, AuditEntry, Backend, CommandWrite, Decision, Delivery, IdempotencyRecord,
-    LoanFilter, LoanRecord, OutboxMessage, Party, ProductVersion, Projection, Store, StoreError,
-    StoredEvent, User, WebhookEndpoint,
+    KeyReservation, LoanFilter, LoanListing, LoanRecord, OutboxMessage, Party, ProductVersion,
+    Projection, Store, StoreError, StoredEvent, User, WebhookEndpoint,
 };
 
 /// SQLite: one writer connection (SQLite admits one writer at a time; queuing in the pool is
@@ -129,6 +129,18 @@ type LoanRow = (
 );
 
 type ProjectionRow = (String, i64, String, String, String, i64, i64, i64, String);
+type ListingRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+);
 
 fn projection(r: ProjectionRow) -> Projection {
     Projection {
@@ -322,32 +334,62 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Store the reply under its idempotency key; a key used already is a conflict.
+            /// Store the reply under its idempotency key: it completes the key's reservation, or
+            /// takes a key nobody reserved. A key used already (or reserved by another request)
+            /// is a conflict.
             async fn record_key(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 i: &IdempotencyRecord,
                 at: &str,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (scope, key, request_digest, status, body, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                let done = sqlx::query(
+                    "INSERT INTO idempotency_keys (scope, key, target, request_digest, status, body, created_at, reserved_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 0) \
+                     ON CONFLICT (scope, key) DO UPDATE SET status = excluded.status, body = excluded.body \
+                     WHERE idempotency_keys.status = 0 AND idempotency_keys.target = excluded.target \
+                     AND idempotency_keys.request_digest = excluded.request_digest",
                 )
                 .bind(&i.scope)
                 .bind(&i.key)
+                .bind(&i.target)
                 .bind(&i.request_digest)
                 .bind(i.status)
                 .bind(&i.body)
                 .bind(at)
                 .execute(&mut **tx)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::IdempotencyConflict { key: i.key.clone() }
-                    } else {
-                        db_err(e)
-                    }
-                })?;
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::IdempotencyConflict { key: i.key.clone() });
+                }
                 Ok(())
+            }
+
+            async fn key_in<'e, E>(
+                exec: E,
+                scope: &str,
+                key: &str,
+            ) -> Result<Option<IdempotencyRecord>, StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let row: Option<(String, String, String, String, i64, String)> = sqlx::query_as(
+                    "SELECT scope, key, target, request_digest, status, body FROM idempotency_keys \
+                     WHERE scope = $1 AND key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(exec)
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|r| IdempotencyRecord {
+                    scope: r.0,
+                    key: r.1,
+                    target: r.2,
+                    request_digest: r.3,
+                    status: r.4,
+                    body: r.5,
+                }))
             }
 
             async fn commit_in(
@@ -703,9 +745,10 @@ macro_rules! sql_store {
                     .map_err(db_err)
             }
 
-            async fn list_loans(&self, f: &LoanFilter) -> Result<Vec<Projection>, StoreError> {
+            async fn list_loans(&self, f: &LoanFilter) -> Result<Vec<LoanListing>, StoreError> {
                 let mut q = QueryBuilder::<$db>::new(format!(
-                    "SELECT {PROJECTION_COLUMNS} FROM loan_projections p WHERE 1 = 1"
+                    "SELECT {PROJECTION_COLUMNS}, l.loan_number FROM loan_projections p \
+                     JOIN loans l ON l.id = p.loan_id WHERE 1 = 1"
                 ));
                 if let Some(s) = &f.status {
                     q.push(" AND p.status = ").push_bind(s.clone());
@@ -719,6 +762,9 @@ macro_rules! sql_store {
                 if let Some(d) = f.dpd_max {
                     q.push(" AND p.dpd <= ").push_bind(d);
                 }
+                if let Some(n) = &f.loan_number {
+                    q.push(" AND l.loan_number = ").push_bind(n.clone());
+                }
                 if let Some(partner) = &f.partner_id {
                     q.push(" AND p.loan_id IN (SELECT loan_id FROM loan_partners WHERE partner_id = ")
                         .push_bind(partner.clone())
@@ -728,12 +774,45 @@ macro_rules! sql_store {
                     q.push(" AND p.loan_id > ").push_bind(after.clone());
                 }
                 q.push(" ORDER BY p.loan_id LIMIT ").push_bind(f.limit.clamp(1, 1000));
-                let rows: Vec<ProjectionRow> = q
+                let rows: Vec<ListingRow> = q
                     .build_query_as()
                     .fetch_all(self.reader())
                     .await
                     .map_err(db_err)?;
-                Ok(rows.into_iter().map(projection).collect())
+                Ok(rows
+                    .into_iter()
+                    .map(|r| LoanListing {
+                        projection: projection((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8)),
+                        loan_number: r.9,
+                    })
+                    .collect())
+            }
+
+            async fn refresh_projections(&self, ps: &[Projection]) -> Result<usize, StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                let mut written = 0;
+                for p in ps {
+                    let done = sqlx::query(
+                        "UPDATE loan_projections SET as_of = $2, status = $3, classification = $4, dpd = $5, \
+                         principal_outstanding = $6, total_overdue = $7, state = $8 \
+                         WHERE loan_id = $1 AND version = $9",
+                    )
+                    .bind(&p.loan_id)
+                    .bind(&p.as_of)
+                    .bind(&p.status)
+                    .bind(&p.classification)
+                    .bind(p.dpd)
+                    .bind(p.principal_outstanding)
+                    .bind(p.total_overdue)
+                    .bind(&p.state)
+                    .bind(p.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    written += usize::try_from(done.rows_affected()).unwrap_or(0);
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(written)
             }
 
             async fn loan_ids(&self) -> Result<Vec<String>, StoreError> {
@@ -749,22 +828,54 @@ macro_rules! sql_store {
                 scope: &str,
                 key: &str,
             ) -> Result<Option<IdempotencyRecord>, StoreError> {
-                let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
-                    "SELECT scope, key, request_digest, status, body FROM idempotency_keys \
-                     WHERE scope = $1 AND key = $2",
+                Self::key_in(self.reader(), scope, key).await
+            }
+
+            async fn reserve_key(
+                &self,
+                r: &IdempotencyRecord,
+                at: &str,
+                now_ms: i64,
+                stale_before_ms: i64,
+            ) -> Result<KeyReservation, StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                let taken = sqlx::query(
+                    "INSERT INTO idempotency_keys (scope, key, target, request_digest, status, body, created_at, reserved_at) \
+                     VALUES ($1, $2, $3, $4, 0, '', $5, $6) \
+                     ON CONFLICT (scope, key) DO UPDATE SET target = excluded.target, \
+                     request_digest = excluded.request_digest, created_at = excluded.created_at, \
+                     reserved_at = excluded.reserved_at \
+                     WHERE idempotency_keys.status = 0 AND idempotency_keys.reserved_at < $7",
                 )
-                .bind(scope)
-                .bind(key)
-                .fetch_optional(self.reader())
+                .bind(&r.scope)
+                .bind(&r.key)
+                .bind(&r.target)
+                .bind(&r.request_digest)
+                .bind(at)
+                .bind(now_ms)
+                .bind(stale_before_ms)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                Ok(row.map(|r| IdempotencyRecord {
-                    scope: r.0,
-                    key: r.1,
-                    request_digest: r.2,
-                    status: r.3,
-                    body: r.4,
-                }))
+                if taken.rows_affected() == 1 {
+                    tx.commit().await.map_err(db_err)?;
+                    return Ok(KeyReservation::Reserved);
+                }
+                let existing = Self::key_in(&mut *tx, &r.scope, &r.key).await?;
+                tx.commit().await.map_err(db_err)?;
+                existing.map(KeyReservation::Taken).ok_or_else(|| {
+                    StoreError::Retryable(format!("idempotency key `{}` changed meanwhile", r.key))
+                })
+            }
+
+            async fn release_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0")
+                    .bind(scope)
+                    .bind(key)
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
             }
 
             async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
@@ -854,9 +965,12 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(approval).collect())
             }
 
-            async fn reject_approval(&self, d: &Decision, audit: &AuditEntry) -> Result<(), StoreError> {
+            async fn reject_approval(&self, d: &Decision, audit: &AuditEntry, key: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
                 Self::decide(&mut tx, d, "rejected").await?;
+                if let Some(k) = key {
+                    Self::record_key(&mut tx, k, &d.at).await?;
+                }
                 Self::append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
@@ -867,10 +981,14 @@ macro_rules! sql_store {
                 v: &ProductVersion,
                 audit: &AuditEntry,
                 approval: Option<&Decision>,
+                key: Option<&IdempotencyRecord>,
             ) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
                 if let Some(d) = approval {
                     Self::decide(&mut tx, d, "approved").await?;
+                }
+                if let Some(k) = key {
+                    Self::record_key(&mut tx, k, &v.created_at).await?;
                 }
                 let current: Option<(i64,)> = sqlx::query_as(
                     "SELECT MAX(version) FROM product_versions WHERE product_id = $1 HAVING COUNT(*) > 0",
@@ -950,7 +1068,7 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(product).collect())
             }
 
-            async fn create_party(&self, p: &Party, audit: &AuditEntry) -> Result<(), StoreError> {
+            async fn create_party(&self, p: &Party, audit: &AuditEntry, key: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query("INSERT INTO parties (id, book_id, kind, name, details, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(&p.id)
@@ -962,6 +1080,9 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                if let Some(k) = key {
+                    Self::record_key(&mut tx, k, &p.created_at).await?;
+                }
                 Self::append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
@@ -992,7 +1113,7 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(party).collect())
             }
 
-            async fn create_webhook(&self, w: &WebhookEndpoint, audit: &AuditEntry) -> Result<(), StoreError> {
+            async fn create_webhook(&self, w: &WebhookEndpoint, audit: &AuditEntry, key: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
                 let topics = serde_json::to_string(&w.topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query(
@@ -1007,6 +1128,9 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+                if let Some(k) = key {
+                    Self::record_key(&mut tx, k, &w.created_at).await?;
+                }
                 Self::append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }

@@ -147,6 +147,7 @@ fn payment(loan: &str, version: i64, reference: &str, key: Option<&str>) -> Comm
         idempotency: key.map(|k| IdempotencyRecord {
             scope: "user-1".into(),
             key: k.into(),
+            target: "POST /v1/loans/L1/payments".into(),
             request_digest: format!("digest-{reference}"),
             status: 201,
             body: format!(r#"{{"reference":"{reference}"}}"#),
@@ -335,7 +336,7 @@ async fn loans_filter_and_paginate(db: &TestDatabase) {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|p| p.loan_id)
+                .map(|p| p.projection.loan_id)
                 .collect::<Vec<_>>()
         }
     };
@@ -388,8 +389,8 @@ async fn loans_filter_and_paginate(db: &TestDatabase) {
         if page.is_empty() {
             break;
         }
-        after = page.last().map(|p| p.loan_id.clone());
-        seen.extend(page.into_iter().map(|p| p.loan_id));
+        after = page.last().map(|p| p.projection.loan_id.clone());
+        seen.extend(page.into_iter().map(|p| p.projection.loan_id));
     }
     assert_eq!(seen, vec!["L0", "L1", "L2", "L3", "L4", "L5", "L6"]);
 }
@@ -493,12 +494,12 @@ async fn approvals_are_decided_once_with_their_command(db: &TestDatabase) {
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(s.events("L1").await.unwrap().len(), 2);
-    s.reject_approval(&decision("A2"), &audit("reject", "approval/A2"))
+    s.reject_approval(&decision("A2"), &audit("reject", "approval/A2"), None)
         .await
         .unwrap();
     assert_eq!(s.approval("A2").await.unwrap().unwrap().status, "rejected");
     assert!(
-        s.reject_approval(&decision("A2"), &audit("reject", "approval/A2"))
+        s.reject_approval(&decision("A2"), &audit("reject", "approval/A2"), None)
             .await
             .is_err()
     );
@@ -518,12 +519,14 @@ async fn webhook_deliveries_go_out_in_order_per_endpoint(db: &TestDatabase) {
     s.create_webhook(
         &hook("all", &["*"]),
         &audit("create_webhook", "webhook/all"),
+        None,
     )
     .await
     .unwrap();
     s.create_webhook(
         &hook("pay", &["payment.posted"]),
         &audit("create_webhook", "webhook/pay"),
+        None,
     )
     .await
     .unwrap();
@@ -608,6 +611,7 @@ async fn products_version_and_parties_round_trip(db: &TestDatabase) {
         &v(1, "15"),
         &audit("manage_products", "product/PL"),
         None,
+        None,
     )
     .await
     .unwrap();
@@ -616,6 +620,7 @@ async fn products_version_and_parties_round_trip(db: &TestDatabase) {
             "main",
             &v(1, "16"),
             &audit("manage_products", "product/PL"),
+            None,
             None
         )
         .await,
@@ -625,6 +630,7 @@ async fn products_version_and_parties_round_trip(db: &TestDatabase) {
         "main",
         &v(2, "16"),
         &audit("manage_products", "product/PL"),
+        None,
         None,
     )
     .await
@@ -641,7 +647,7 @@ async fn products_version_and_parties_round_trip(db: &TestDatabase) {
         details: r#"{"pan":"ABCDE1234F"}"#.into(),
         created_at: "2024-01-01T00:00:00Z".into(),
     };
-    s.create_party(&party, &audit("create_party", "party/B1"))
+    s.create_party(&party, &audit("create_party", "party/B1"), None)
         .await
         .unwrap();
     assert_eq!(s.party("B1").await.unwrap(), Some(party.clone()));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
@@ -275,7 +275,14 @@ fn body_json(body: &Bytes) -> Result<Value, Problem> {
     Ok(v)
 }
 
-fn meta(headers: &HeaderMap, body: &Bytes, dry_run: bool) -> Result<RequestMeta, Problem> {
+/// What a write request carries besides its body. `target` is the request's method and path
+/// (with its ids): an idempotency key answers only requests to the same target.
+fn meta(
+    headers: &HeaderMap,
+    target: &Uri,
+    body: &Bytes,
+    dry_run: bool,
+) -> Result<RequestMeta, Problem> {
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -291,6 +298,7 @@ fn meta(headers: &HeaderMap, body: &Bytes, dry_run: bool) -> Result<RequestMeta,
     };
     Ok(RequestMeta {
         idempotency_key: key,
+        target: format!("POST {}", target.path()),
         digest: digest(body),
         dry_run,
     })
@@ -298,13 +306,14 @@ fn meta(headers: &HeaderMap, body: &Bytes, dry_run: bool) -> Result<RequestMeta,
 
 async fn book_loan(
     State(s): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(&s, &headers).await?;
     let dry_run = query_bool(&q, "dry_run")?;
-    let m = meta(&headers, &body, dry_run)?;
+    let m = meta(&headers, &uri, &body, dry_run)?;
     let v = body_json(&body)?;
     Ok(reply(s.app.book_loan(&p, &v, &m).await?))
 }
@@ -320,6 +329,7 @@ fn event_type(command: &str) -> Option<&'static str> {
 async fn loan_command(
     State(s): State<AppState>,
     Path((id, command)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
@@ -333,7 +343,7 @@ async fn loan_command(
         )
     })?;
     let dry_run = query_bool(&q, "dry_run")?;
-    let m = meta(&headers, &body, dry_run)?;
+    let m = meta(&headers, &uri, &body, dry_run)?;
     if kind == "payment" && m.idempotency_key.is_none() && !dry_run {
         return Err(Problem::invalid(
             "Idempotency-Key",
@@ -401,7 +411,14 @@ async fn list_loans(
     for k in q.keys() {
         if !matches!(
             k.as_str(),
-            "status" | "classification" | "dpd_min" | "dpd_max" | "partner" | "cursor" | "limit"
+            "status"
+                | "classification"
+                | "dpd_min"
+                | "dpd_max"
+                | "partner"
+                | "loan_number"
+                | "cursor"
+                | "limit"
         ) {
             return Err(Problem::invalid(k, "is not a filter of loans"));
         }
@@ -416,6 +433,7 @@ async fn list_loans(
         dpd_min: query_int(&q, "dpd_min")?,
         dpd_max: query_int(&q, "dpd_max")?,
         partner_id: q.get("partner").cloned(),
+        loan_number: q.get("loan_number").cloned(),
         after: q.get("cursor").cloned(),
         limit,
     };
@@ -479,11 +497,15 @@ async fn decision_for(
     body: &Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(s, headers).await?;
-    let m = meta(headers, body, false)?;
+    // Both forms of a decision are one request target, so one key covers either.
+    let target: Uri = format!("/v1/approvals/{id}/{decision}")
+        .parse()
+        .map_err(|_| Problem::invalid("id", "must be an approval id"))?;
+    let m = meta(headers, &target, body, false)?;
     let id = id.to_owned();
     match decision {
         "approve" => Ok(reply(s.app.approve(&p, &id, &m).await?)),
-        "reject" => Ok(Json(s.app.reject(&p, &id, &m).await?).into_response()),
+        "reject" => Ok(reply(s.app.reject(&p, &id, &m).await?)),
         other => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -494,16 +516,14 @@ async fn decision_for(
 
 async fn create_webhook(
     State(s): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(&s, &headers).await?;
+    let m = meta(&headers, &uri, &body, false)?;
     let v = body_json(&body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.create_webhook(&p, &v).await?),
-    )
-        .into_response())
+    Ok(reply(s.app.create_webhook(&p, &v, &m).await?))
 }
 
 async fn webhooks(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
@@ -548,12 +568,13 @@ fn reqwest_client() -> Option<reqwest::Client> {
 
 async fn create_product(
     State(s): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &body, query_bool(&q, "dry_run")?)?;
+    let m = meta(&headers, &uri, &body, query_bool(&q, "dry_run")?)?;
     let v = body_json(&body)?;
     let code = match v.get("code") {
         Some(Value::String(c)) => c.clone(),
@@ -576,12 +597,13 @@ async fn create_product(
 async fn product_version(
     State(s): State<AppState>,
     Path(code): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &body, query_bool(&q, "dry_run")?)?;
+    let m = meta(&headers, &uri, &body, query_bool(&q, "dry_run")?)?;
     let v = body_json(&body)?;
     if s.app
         .store()
@@ -615,17 +637,14 @@ async fn product(
 
 async fn create_party(
     State(s): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &body, false)?;
+    let m = meta(&headers, &uri, &body, false)?;
     let v = body_json(&body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.app.create_party(&p, &v, &m).await?),
-    )
-        .into_response())
+    Ok(reply(s.app.create_party(&p, &v, &m).await?))
 }
 
 async fn party(

@@ -15,6 +15,8 @@ pub struct Problem {
     kind: &'static str,
     detail: String,
     errors: Vec<(String, String)>,
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    retry_after: Option<u32>,
 }
 
 impl Problem {
@@ -24,7 +26,14 @@ impl Problem {
             kind,
             detail: detail.to_owned(),
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// Tell the client when to retry.
+    pub fn retry_after(mut self, seconds: u32) -> Problem {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Invalid input: 422 naming the field and the rule.
@@ -34,6 +43,7 @@ impl Problem {
             kind: "validation",
             detail: format!("{field}: {rule}"),
             errors: vec![(field.to_owned(), rule.to_owned())],
+            retry_after: None,
         }
     }
 
@@ -62,6 +72,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(s) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         res
     }
 }
@@ -80,9 +94,13 @@ impl From<AppError> for Problem {
                 kind: "validation",
                 detail,
                 errors: errors.into_iter().map(|f| (f.field, f.rule)).collect(),
+                retry_after: None,
             },
-            AppError::IdempotencyMismatch(_) => {
+            AppError::IdempotencyMismatch { .. } => {
                 Problem::new(StatusCode::CONFLICT, "idempotency-key-reused", &detail)
+            }
+            AppError::InProgress(_) => {
+                Problem::new(StatusCode::CONFLICT, "request-in-progress", &detail).retry_after(1)
             }
             AppError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", &detail),
             AppError::Store(StoreError::NotFound { .. }) => {
@@ -92,7 +110,7 @@ impl From<AppError> for Problem {
                 Problem::new(StatusCode::CONFLICT, "conflict", &detail)
             }
             AppError::Store(s) if s.is_retryable() => {
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &detail)
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &detail).retry_after(1)
             }
             AppError::Store(s) => {
                 tracing::error!(error = %s, "store failure");

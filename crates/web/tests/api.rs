@@ -1,39 +1,15 @@
 //! The API over a real server on a random port with a fresh database, on SQLite and PostgreSQL.
 
+mod common;
+
 use std::sync::Arc;
 
-use loanbook_app::{App, Role};
+use common::{Server, payment, rbi_terms};
+use loanbook_app::Role;
 use loanbook_store::testing::TestDatabase;
-use loanbook_web::{WebConfig, router, serve};
+use loanbook_web::WebConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::sqlite();
-                    super::$name(super::Server::start(&db).await).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::postgres()
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(super::Server::start(&db).await).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
 
 on_both!(
     book_pay_reverse_and_read_the_past,
@@ -46,153 +22,6 @@ on_both!(
     webhooks_are_signed_ordered_and_retried,
     products_are_versioned_approved_and_stamped_on_loans,
 );
-
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    admin: String,
-    app: Arc<App>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start(db: &TestDatabase) -> Server {
-        Server::start_with(
-            db,
-            WebConfig {
-                body_limit: 64 * 1024,
-                ..WebConfig::default()
-            },
-        )
-        .await
-    }
-
-    async fn start_with(db: &TestDatabase, config: WebConfig) -> Server {
-        let store = loanbook_store::connect(&db.url).await.unwrap();
-        let app = Arc::new(App::new(store, "main").await.unwrap());
-        let admin = app.admin_init("admin").await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let r = router(app.clone(), config);
-        tokio::spawn(async move {
-            serve(listener, r, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Server {
-            base,
-            http: reqwest::Client::new(),
-            admin,
-            app,
-            _stop: tx,
-        }
-    }
-
-    async fn token(&self, name: &str, role: Role, partner: Option<&str>) -> String {
-        self.app
-            .create_user(None, name, role, partner)
-            .await
-            .unwrap()
-    }
-
-    async fn post(
-        &self,
-        token: &str,
-        path: &str,
-        body: &Value,
-        key: Option<&str>,
-    ) -> (StatusCode, Value) {
-        self.post_raw(token, path, body.to_string(), key).await
-    }
-
-    async fn post_raw(
-        &self,
-        token: &str,
-        path: &str,
-        body: String,
-        key: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let is_problem = res
-            .headers()
-            .get("content-type")
-            .is_some_and(|v| v.to_str().unwrap().starts_with("application/problem+json"));
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            assert!(is_problem, "{status} without problem+json: {body}");
-            assert_eq!(body["status"], status.as_u16(), "{body}");
-        }
-        (status, body)
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Book the RBI example loan and disburse it; returns its id.
-    async fn booked_loan(&self, number: &str, terms: Value) -> String {
-        let (s, b) = self
-            .post(
-                &self.admin,
-                "/v1/loans",
-                &json!({"loan_number": number, "terms": terms}),
-                None,
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        let id = b["id"].as_str().unwrap().to_owned();
-        let (s, b) = self
-            .post(
-                &self.admin,
-                &format!("/v1/loans/{id}/disbursements"),
-                &json!({"date": "2024-01-01", "amount": terms["principal"]}),
-                None,
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        id
-    }
-
-    async fn event_count(&self, id: &str) -> usize {
-        let (_, b) = self
-            .get(&self.admin, &format!("/v1/loans/{id}/events"))
-            .await;
-        b["events"].as_array().unwrap().len()
-    }
-}
-
-fn rbi_terms() -> Value {
-    json!({
-        "currency": "INR", "principal": "20000.00", "annual_rate": "15", "method": "emi",
-        "installments": 24, "frequency": "monthly", "disbursement_date": "2024-01-01",
-        "fees": [{"name": "processing", "amount": "400.00", "collect": "deduct"}]
-    })
-}
-
-fn payment(date: &str, amount: &str, reference: &str) -> Value {
-    json!({"date": date, "amount": amount, "reference": reference, "channel": "nach"})
-}
 
 async fn book_pay_reverse_and_read_the_past(s: Server) {
     let id = s.booked_loan("LN-1", rbi_terms()).await;
@@ -820,8 +649,28 @@ async fn webhooks_are_signed_ordered_and_retried(s: Server) {
     assert_eq!(items.len(), 6);
     assert!(items.iter().all(|i| i["status"] == "delivered"));
     assert_eq!(items.last().unwrap()["attempts"], 3);
+    // Auditors read webhooks (never their secrets) and cannot add one; partners see none.
     let auditor = s.token("audrey", Role::Auditor, None).await;
-    let (st, _) = s.get(&auditor, "/v1/webhooks").await;
+    let (st, list) = s.get(&auditor, "/v1/webhooks").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w.get("secret").is_none())
+    );
+    let (st, _) = s
+        .post(
+            &auditor,
+            "/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/x"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let partner = s.token("pat", Role::Partner, Some("nbfc")).await;
+    let (st, _) = s.get(&partner, "/v1/webhooks").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
 

@@ -1,0 +1,266 @@
+//! Maker-checker: a write the policy holds is stored as an approval request; a second user
+//! approves it (the write is carried out then, as the checker, with the approval marked in the
+//! same transaction) or rejects it. Nobody decides their own request; a request is decided once.
+
+use loanbook_store::{Approval, Decision, StoreError};
+use serde_json::{Value, json};
+
+use crate::auth::{Action, Role};
+use crate::policy::Hold;
+use crate::{App, AppError, Principal, Reply, RequestMeta, corrupt, now};
+
+/// What an approval request targets.
+enum Target<'a> {
+    Loan(&'a str),
+    /// A booking (with a history the policy holds) of the loan number.
+    Booking,
+    Product,
+}
+
+fn target(a: &Approval) -> Result<Target<'_>, AppError> {
+    if let Some(id) = a.target.strip_prefix("loan/") {
+        Ok(Target::Loan(id))
+    } else if a.target.starts_with("booking/") {
+        Ok(Target::Booking)
+    } else if a.target.starts_with("product/") {
+        Ok(Target::Product)
+    } else {
+        Err(corrupt(format!(
+            "approval `{}` targets `{}`",
+            a.id, a.target
+        )))
+    }
+}
+
+pub(crate) fn approval_json(a: &Approval) -> Value {
+    json!({
+        "id": a.id,
+        "action": a.action,
+        "target": a.target,
+        "request": serde_json::from_str::<Value>(&a.payload).unwrap_or(Value::Null),
+        "maker": a.maker,
+        "status": a.status,
+        "checker": a.checker,
+        "created_at": a.created_at,
+        "decided_at": a.decided_at,
+    })
+}
+
+impl App {
+    /// Hold a valid write for a second user's approval: answered 202 with the request and the
+    /// rule that held it; the reply is stored under the request's idempotency key.
+    pub(crate) async fn hold(
+        &self,
+        p: &Principal,
+        hold: Hold,
+        target: String,
+        payload: String,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        let a = Approval {
+            id: uuid::Uuid::now_v7().to_string(),
+            action: hold.action.name().to_owned(),
+            target,
+            payload,
+            maker: p.user.name.clone(),
+            status: "pending".into(),
+            checker: None,
+            created_at: now(),
+            decided_at: None,
+        };
+        let audit = self.audit(
+            &p.user.name,
+            &format!("request_{}", hold.action.name()),
+            &format!("approval/{}", a.id),
+            &meta.digest,
+            vec![],
+        );
+        let reply = Reply {
+            status: 202,
+            body: json!({"approval": approval_json(&a), "reason": hold.reason}),
+        };
+        match self
+            .store
+            .create_approval(&a, &audit, self.idempotency(p, meta, &reply).as_ref())
+            .await
+        {
+            Ok(()) => Ok(reply),
+            Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the caller may see the approval: a partner sees only those of the loans its
+    /// co-lending partner funds.
+    async fn visible(&self, p: &Principal, a: &Approval) -> Result<bool, AppError> {
+        if p.role != Role::Partner {
+            return Ok(true);
+        }
+        let (Some(partner), Some(loan_id)) = (&p.user.partner_id, a.target.strip_prefix("loan/"))
+        else {
+            return Ok(false);
+        };
+        match self.loan_record(loan_id).await {
+            Ok(l) => Ok(l.0.partner_ids.contains(partner)),
+            Err(AppError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn approvals(&self, p: &Principal, status: Option<&str>) -> Result<Value, AppError> {
+        p.require(Action::Read)?;
+        if let Some(s) = status {
+            if !matches!(s, "pending" | "approved" | "rejected") {
+                return Err(AppError::invalid(
+                    "status",
+                    "must be pending, approved or rejected",
+                ));
+            }
+        }
+        let list = self.store.approvals(status, 1000).await?;
+        let mut items = Vec::with_capacity(list.len());
+        for a in &list {
+            if self.visible(p, a).await? {
+                items.push(approval_json(a));
+            }
+        }
+        Ok(json!({ "items": items }))
+    }
+
+    pub async fn approval(&self, p: &Principal, id: &str) -> Result<Value, AppError> {
+        p.require(Action::Read)?;
+        let a = self.any_approval(id).await?;
+        if !self.visible(p, &a).await? {
+            return Err(AppError::NotFound(format!("approval `{id}`")));
+        }
+        Ok(approval_json(&a))
+    }
+
+    async fn any_approval(&self, id: &str) -> Result<Approval, AppError> {
+        self.store
+            .approval(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("approval `{id}`")))
+    }
+
+    async fn checkable(&self, p: &Principal, id: &str) -> Result<Approval, AppError> {
+        p.require(Action::Approve)?;
+        let a = self.any_approval(id).await?;
+        if a.status != "pending" {
+            return Err(AppError::Conflict(format!(
+                "approval `{id}` is already {}",
+                a.status
+            )));
+        }
+        if a.maker == p.user.name {
+            return Err(AppError::Forbidden {
+                role: p.role.name(),
+                action: "approve or reject their own request",
+            });
+        }
+        Ok(a)
+    }
+
+    /// Approve a held write: it is carried out now, as the checker, on the loan as it is now
+    /// (checked again in full), with the approval marked in the same transaction.
+    pub async fn approve(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        p.require(Action::Approve)?;
+        self.keyed(p, meta, || self.approve_once(p, id, meta)).await
+    }
+
+    async fn approve_once(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        let a = self.checkable(p, id).await?;
+        let decision = Decision {
+            approval_id: a.id.clone(),
+            checker: p.user.name.clone(),
+            at: now(),
+        };
+        let meta = RequestMeta {
+            dry_run: false,
+            ..meta.clone()
+        };
+        let payload = || {
+            serde_json::from_str::<Value>(&a.payload)
+                .map_err(|e| corrupt(format!("approval `{id}` payload: {e}")))
+        };
+        let done = match target(&a)? {
+            Target::Product => {
+                p.require(Action::ManageProducts)?;
+                return self.approve_product(p, &a, &decision, &meta).await;
+            }
+            Target::Loan(loan_id) => {
+                self.loan_command_with(p, loan_id, &payload()?, &meta, Some(&decision))
+                    .await
+            }
+            Target::Booking => {
+                self.book_loan_once(p, &payload()?, &meta, Some(&decision))
+                    .await
+            }
+        };
+        match done {
+            Err(AppError::Store(StoreError::NotFound { .. })) => Err(AppError::Conflict(format!(
+                "approval `{id}` was decided meanwhile"
+            ))),
+            other => other,
+        }
+    }
+
+    pub async fn reject(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        p.require(Action::Approve)?;
+        self.keyed(p, meta, || self.reject_once(p, id, meta)).await
+    }
+
+    async fn reject_once(
+        &self,
+        p: &Principal,
+        id: &str,
+        meta: &RequestMeta,
+    ) -> Result<Reply, AppError> {
+        let a = self.checkable(p, id).await?;
+        let decision = Decision {
+            approval_id: a.id.clone(),
+            checker: p.user.name.clone(),
+            at: now(),
+        };
+        let audit = self.audit(
+            &p.user.name,
+            &format!("reject_{}", a.action),
+            &format!("approval/{id}"),
+            &meta.digest,
+            vec![],
+        );
+        let decided = Approval {
+            status: "rejected".into(),
+            checker: Some(decision.checker.clone()),
+            decided_at: Some(decision.at.clone()),
+            ..a
+        };
+        let reply = Reply {
+            status: 200,
+            body: approval_json(&decided),
+        };
+        self.store
+            .reject_approval(
+                &decision,
+                &audit,
+                self.idempotency(p, meta, &reply).as_ref(),
+            )
+            .await?;
+        Ok(reply)
+    }
+}
