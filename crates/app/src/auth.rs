@@ -214,3 +214,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod documented {
+    use super::*;
+
+    /// The roles table of `docs/api.md` is what `Role::may` enforces, cell by cell.
+    #[test]
+    fn the_documented_rights_are_the_enforced_ones() {
+        let doc = include_str!("../../../docs/api.md");
+        let start = doc
+            .find("| Action | admin |")
+            .expect("docs/api.md has the roles table");
+        let mut rows = 0;
+        for line in doc[start..].lines().skip(2) {
+            if !line.starts_with('|') {
+                break;
+            }
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let action = Action::ALL
+                .into_iter()
+                .find(|a| a.name() == cells[0])
+                .unwrap_or_else(|| panic!("unknown action `{}` in docs/api.md", cells[0]));
+            for (role, cell) in Role::ALL.into_iter().zip(&cells[1..]) {
+                assert_eq!(
+                    role.may(action),
+                    *cell == "yes",
+                    "docs/api.md says {} {} `{}`",
+                    role.name(),
+                    if *cell == "yes" { "may" } else { "may not" },
+                    action.name()
+                );
+            }
+            rows += 1;
+        }
+        assert_eq!(rows, Action::ALL.len(), "every action is in the table");
+    }
+}

@@ -114,10 +114,11 @@ pub fn document() -> Value {
         "get": {
             "summary": "List loans from their projections",
             "parameters": [
-                {"name": "status", "in": "query", "schema": {"type": "string"}},
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "active", "closed", "written_off", "settled", "foreclosed"]}},
                 {"name": "classification", "in": "query", "schema": {"type": "string", "enum": ["standard", "sma0", "sma1", "sma2", "npa"]}},
-                {"name": "dpd_min", "in": "query", "schema": {"type": "integer"}},
-                {"name": "dpd_max", "in": "query", "schema": {"type": "integer"}},
+                {"name": "dpd_min", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100000}},
+                {"name": "dpd_max", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100000}},
+                {"name": "loan_number", "in": "query", "schema": {"type": "string"}},
                 {"name": "partner", "in": "query", "schema": {"type": "string"}},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
