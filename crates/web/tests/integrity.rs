@@ -23,6 +23,7 @@ on_both!(
     partners_see_only_approvals_of_their_loans,
     the_loan_list_tells_the_truth_on_the_business_date,
     unknown_webhook_topics_are_refused,
+    a_loss_identification_is_held_under_its_own_name,
 );
 
 async fn an_idempotency_key_answers_only_its_own_request(s: Server) {
@@ -394,4 +395,20 @@ async fn unknown_webhook_topics_are_refused(s: Server) {
     let (st, b) = s.post(&s.admin, "/v1/webhooks", &hook, None).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["errors"][0]["field"], "topics[1]");
+}
+
+async fn a_loss_identification_is_held_under_its_own_name(s: Server) {
+    // Never paid since 2024: an NPA long before the business date.
+    let id = s.booked_loan("LN-L", rbi_terms()).await;
+    let ops = s.token("olga", Role::Operations, None).await;
+    let (st, b) = s
+        .post(
+            &ops,
+            &format!("/v1/loans/{id}/loss-identifications"),
+            &json!({"date": "2025-06-01", "reason": "statutory auditor"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["approval"]["action"], "identify_loss");
 }
