@@ -160,12 +160,14 @@ pub struct Event {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventDocV1 {
     Disbursement {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         amount: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Payment {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         amount: String,
         reference: String,
@@ -173,12 +175,14 @@ pub enum EventDocV1 {
         channel: Option<String>,
     },
     PaymentReversal {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         reference: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Charge {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         kind: ChargeKind,
         amount: String,
@@ -186,22 +190,26 @@ pub enum EventDocV1 {
         reference: Option<String>,
     },
     Waiver {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         component: WaiverComponent,
         amount: String,
     },
     Prepayment {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         amount: String,
         adjust: PrepaymentAdjust,
         reference: String,
     },
     RateChange {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         annual_rate: String,
         keep: RateChangeKeep,
     },
     Restructure {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         installments: Option<i64>,
@@ -211,28 +219,33 @@ pub enum EventDocV1 {
         moratorium: Option<Moratorium>,
     },
     WriteOff {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     LossIdentified {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Recovery {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         amount: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Settlement {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         amount: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Foreclosure {
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         amount: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -519,9 +532,7 @@ impl Event {
         if let Some(date) = value.get("date") {
             match date.as_str() {
                 Some(text) => {
-                    text.parse::<Date>().map_err(|e| {
-                        FieldError::new("date", format!("must be a valid date YYYY-MM-DD ({e})"))
-                    })?;
+                    crate::calendar::parse_date(text).map_err(|e| FieldError::new("date", e))?;
                 }
                 None => return Err(FieldError::new("date", "must be a date string YYYY-MM-DD")),
             }

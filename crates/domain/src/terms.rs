@@ -10,7 +10,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Date, Frequency, HolidayCalendar};
+use crate::calendar::{Date, Frequency, HolidayCalendar, strict_date};
 use crate::money::{Currency, Money, RoundingMode, format_minor};
 
 /// Largest number of scheduled instalments a loan may have.
@@ -415,8 +415,13 @@ pub struct TermsDoc {
     pub method: Method,
     pub installments: i64,
     pub frequency: Frequency,
+    #[serde(deserialize_with = "strict_date::deserialize")]
     pub disbursement_date: Date,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_date::option"
+    )]
     pub first_due_date: Option<Date>,
     #[serde(default)]
     pub interest_basis: InterestBasis,
@@ -501,6 +506,7 @@ pub struct FeeDoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrancheDoc {
+    #[serde(deserialize_with = "strict_date::deserialize")]
     pub date: Date,
     pub amount: String,
 }
