@@ -7,6 +7,11 @@
 //! event and no due date are run in bulk with the same result as one at a time, so a replay costs
 //! in proportion to events and instalments, not days.
 
+mod history;
+mod receipts;
+
+pub use history::check_history;
+
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -1096,6 +1101,14 @@ impl Engine {
 
     fn apply(&mut self, terms: &Terms, event: &Event) -> Res<()> {
         let day = event.date;
+        if matches!(event.kind, EventKind::Recovery { .. }) && self.written_off.is_none() {
+            return Err((
+                "type",
+                "recovery is money received on a written-off loan, and this loan has no write_off \
+                 on or before this date; record a payment instead"
+                    .into(),
+            ));
+        }
         if self.status == Status::Pending && !matches!(event.kind, EventKind::Disbursement { .. }) {
             return Err((
                 "date",
@@ -1213,12 +1226,6 @@ impl Engine {
                 self.status = Status::WrittenOff;
             }
             EventKind::Recovery { amount, reference } => {
-                if self.status != Status::WrittenOff {
-                    return Err((
-                        "type",
-                        "recovery applies only after write_off; use payment".into(),
-                    ));
-                }
                 let reference = reference
                     .clone()
                     .unwrap_or_else(|| format!("recovery:{day}:{}", self.receipts.len()));
@@ -1617,65 +1624,6 @@ impl Engine {
 // Replay
 // ---------------------------------------------------------------------------------------------
 
-/// The receipts reversed on or before `as_of`, by reference: (receipt date, reversal date). Every
-/// reversal must name an earlier receipt of the list that is not reversed already.
-fn voided_receipts<'a>(
-    order: &[(usize, &'a Event)],
-    as_of: Date,
-) -> Result<std::collections::HashMap<&'a str, (Date, Date)>, ReplayError> {
-    let mut voided = std::collections::HashMap::new();
-    if !order
-        .iter()
-        .any(|(_, e)| matches!(e.kind, EventKind::PaymentReversal { .. }))
-    {
-        return Ok(voided);
-    }
-    let mut receipts: std::collections::HashMap<&'a str, Date> = std::collections::HashMap::new();
-    for &(index, event) in order {
-        if event.date > as_of {
-            break;
-        }
-        if let Some(r) = event.kind.receipt_reference() {
-            receipts.entry(r).or_insert(event.date);
-        }
-        if let EventKind::PaymentReversal { reference, .. } = &event.kind {
-            let Some(&paid) = receipts.get(reference.as_str()) else {
-                let rule = match order
-                    .iter()
-                    .find(|(_, e)| e.kind.receipt_reference() == Some(reference))
-                {
-                    Some((_, e)) => (
-                        "date",
-                        format!(
-                            "is before the payment `{reference}` it reverses ({})",
-                            e.date
-                        ),
-                    ),
-                    None => (
-                        "reference",
-                        format!("no payment `{reference}` on this loan"),
-                    ),
-                };
-                return Err(fail(index, event, rule));
-            };
-            if voided
-                .insert(reference.as_str(), (paid, event.date))
-                .is_some()
-            {
-                return Err(fail(
-                    index,
-                    event,
-                    (
-                        "reference",
-                        format!("payment `{reference}` is already reversed"),
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(voided)
-}
-
 /// Events in application order: by value date, ties in recorded order (their order in the list).
 fn ordered(events: &[Event]) -> Vec<(usize, &Event)> {
     let mut v: Vec<(usize, &Event)> = events.iter().enumerate().collect();
@@ -1702,14 +1650,15 @@ impl Engine {
     /// never came (a bounced instalment was never paid). Before that date the receipt stands.
     pub fn run(&mut self, terms: &Terms, events: &[Event], as_of: Date) -> Result<(), ReplayError> {
         let order = ordered(events);
-        let voided = voided_receipts(&order, as_of)?;
+        receipts::check_references(events, &order)?;
+        let voided = receipts::voided_receipts(&order, as_of);
         if let Some(day) = self.day {
             // A receipt this engine already applied has been reversed since: start again.
             let applied_then_reversed = order.iter().any(|(_, e)| {
                 e.date <= day
                     && e.kind
                         .receipt_reference()
-                        .is_some_and(|r| voided.get(r).is_some_and(|(_, reversed)| *reversed > day))
+                        .is_some_and(|r| voided.get(r).is_some_and(|reversed| *reversed > day))
             });
             if applied_then_reversed {
                 *self = Engine::new(terms);
@@ -1719,8 +1668,7 @@ impl Engine {
             !voided.is_empty()
                 && e.kind
                     .receipt_reference()
-                    .and_then(|r| voided.get(r))
-                    .is_some_and(|(date, _)| *date == e.date)
+                    .is_some_and(|r| voided.contains_key(r))
         };
         let start = self.day;
         let mut i = 0;
