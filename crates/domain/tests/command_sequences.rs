@@ -335,7 +335,7 @@ fn config() -> ProptestConfig {
         cases: std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(128),
+            .unwrap_or(32),
         ..ProptestConfig::default()
     }
 }
