@@ -16,6 +16,61 @@ pub enum CalendarError {
     OutOfRange,
 }
 
+/// Read a date written exactly `YYYY-MM-DD`: a 4-digit year, `-`, a 2-digit month, `-`, a 2-digit
+/// day, and a real date. Every date the domain reads from JSON goes through this; jiff alone also
+/// takes the ISO basic form (`20240201`) and date-times.
+pub fn parse_date(s: &str) -> Result<Date, String> {
+    let bad = || format!("must be a date YYYY-MM-DD, got `{s}`");
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return Err(bad());
+    }
+    let field = |range: std::ops::Range<usize>| s.get(range).and_then(|t| t.parse::<i16>().ok());
+    let (Some(year), Some(month), Some(day)) = (field(0..4), field(5..7), field(8..10)) else {
+        return Err(bad());
+    };
+    let (Ok(month), Ok(day)) = (i8::try_from(month), i8::try_from(day)) else {
+        return Err(bad());
+    };
+    Date::new(year, month, day).map_err(|_| format!("must be a valid date YYYY-MM-DD, got `{s}`"))
+}
+
+/// Serde readers for dates through [`parse_date`]: `#[serde(deserialize_with = "…")]`.
+pub mod strict_date {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{Date, parse_date};
+
+    /// One date.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_date(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// An optional date (`null` or absent is `None`).
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| parse_date(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+
+    /// A list of dates.
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Date>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|t| parse_date(t).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 /// Day-count convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DayCount {
@@ -190,7 +245,7 @@ pub struct HolidayCalendar {
     #[serde(default)]
     pub weekend: Vec<WeekdayName>,
     /// Holidays; looked up by binary search once sorted (`normalise`), linearly otherwise.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_date::vec")]
     pub holidays: Vec<Date>,
     #[serde(default)]
     pub adjust: BusinessDayConvention,

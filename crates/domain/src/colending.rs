@@ -41,27 +41,59 @@ pub fn interest_parts(
         return by_share(interest, partners);
     }
     let balances = by_share(opening_balance, partners);
-    let denominator = Decimal::from(opening_balance) * annual_rate;
-    let mut parts: Vec<i64> = partners
-        .iter()
-        .zip(&balances)
-        .map(|(p, &b)| {
-            if p.originator {
-                0
-            } else {
-                let v = Decimal::from(interest) * Decimal::from(b) * p.annual_rate / denominator;
-                i64::try_from(round_to_integer(v, RoundingMode::HalfUp)).unwrap_or(0)
-            }
-        })
-        .collect();
-    let others: i64 = parts.iter().sum();
-    if others > interest || others < 0 {
+    let Some(denominator) = Decimal::from(opening_balance).checked_mul(annual_rate) else {
+        return by_share(interest, partners);
+    };
+    let mut parts = Vec::with_capacity(partners.len());
+    for (p, &b) in partners.iter().zip(&balances) {
+        if p.originator {
+            parts.push(0);
+            continue;
+        }
+        match partner_interest(interest, b, p.annual_rate, denominator) {
+            Some(v) => parts.push(v),
+            None => return by_share(interest, partners),
+        }
+    }
+    let others: i128 = parts.iter().map(|&v| i128::from(v)).sum();
+    if others > i128::from(interest) || others < 0 {
         return by_share(interest, partners);
     }
-    if let Some(i) = partners.iter().position(|p| p.originator) {
-        parts[i] = interest - others;
+    match partners.iter().position(|p| p.originator) {
+        // `others` is between 0 and `interest`, so the difference fits.
+        Some(i) => parts[i] = interest - others as i64,
+        None => return by_share(interest, partners),
     }
+    assert_eq!(
+        parts.iter().map(|&v| i128::from(v)).sum::<i128>(),
+        i128::from(interest),
+        "co-lending interest parts must sum to the instalment's interest"
+    );
     parts
+}
+
+/// `interest × balance × rate / denominator`, rounded half-up. Multiplies first, so exact ties
+/// stay exact; where that product overflows the decimal range (amounts near the limit at high
+/// rates) it takes the ratio first, which is exact to 28 significant digits.
+fn partner_interest(
+    interest: i64,
+    balance: i64,
+    rate: Decimal,
+    denominator: Decimal,
+) -> Option<i64> {
+    let (interest, balance) = (Decimal::from(interest), Decimal::from(balance));
+    let exact = interest
+        .checked_mul(balance)
+        .and_then(|v| v.checked_mul(rate))
+        .and_then(|v| v.checked_div(denominator));
+    let v = match exact {
+        Some(v) => v,
+        None => balance
+            .checked_mul(rate)?
+            .checked_div(denominator)?
+            .checked_mul(interest)?,
+    };
+    i64::try_from(round_to_integer(v, RoundingMode::HalfUp)).ok()
 }
 
 /// Split `amount` in proportion to `weights` (non-negative, not all zero), exactly.
@@ -120,6 +152,26 @@ mod tests {
             by_share(2_204_284, &p)
         );
         assert_eq!(by_share(2_204_284, &p), vec![1_763_427, 440_857]);
+    }
+
+    #[test]
+    fn interest_split_at_the_limits_does_not_overflow() {
+        // The largest principal (10^12 rupees) at 100% a year, one yearly instalment: the exact
+        // product interest × balance × rate overflows the decimal range.
+        let p = vec![
+            Partner {
+                annual_rate: Decimal::ONE_HUNDRED,
+                ..partners()[0].clone()
+            },
+            Partner {
+                annual_rate: Decimal::ONE_HUNDRED,
+                ..partners()[1].clone()
+            },
+        ];
+        let max = crate::money::Currency::INR.max_amount_minor();
+        let parts = interest_parts(max, max, Decimal::ONE_HUNDRED, &p, Split::PrincipalProRata);
+        assert_eq!(parts.iter().sum::<i64>(), max);
+        assert_eq!(parts, vec![max / 5 * 4, max / 5]);
     }
 
     #[test]

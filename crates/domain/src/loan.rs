@@ -7,6 +7,13 @@
 //! event and no due date are run in bulk with the same result as one at a time, so a replay costs
 //! in proportion to events and instalments, not days.
 
+mod history;
+mod limits;
+mod receipts;
+
+pub use history::check_history;
+pub use limits::MAX_EVENTS;
+
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -17,7 +24,7 @@ use crate::delinquency::{AssetClass, Classification, dpd};
 use crate::events::{
     ChargeKind, Event, EventKind, PrepaymentAdjust, RateChangeKeep, WaiverComponent,
 };
-use crate::money::{RoundingMode, round_to_integer};
+use crate::money::{RoundingMode, round_to_integer, sum_minor};
 use crate::schedule::{self, DueDates, Plan, Rate, ScheduleError, Sizing};
 use crate::terms::{
     AllocationBy, BrokenPeriod, Component, ExcessHandling, FeeCollection, InterestBasis,
@@ -344,40 +351,31 @@ impl Engine {
     /// Scheduled principal not yet fallen due: the balance interest runs on. Moratorium interest
     /// joins it only when its instalment falls due.
     pub fn scheduled_balance(&self) -> i64 {
-        self.dues[self.fallen..]
-            .iter()
-            .map(|d| d.principal - d.capitalises)
-            .sum()
+        sum_minor(
+            self.dues[self.fallen..]
+                .iter()
+                .map(|d| d.principal - d.capitalises),
+        )
     }
 
     pub fn principal_outstanding(&self) -> i64 {
-        self.scheduled_balance()
-            + self.dues[..self.fallen]
-                .iter()
-                .map(Due::unpaid_principal)
-                .sum::<i64>()
+        sum_minor([self.scheduled_balance(), self.principal_overdue()])
     }
 
     pub fn principal_overdue(&self) -> i64 {
-        self.dues[..self.fallen]
-            .iter()
-            .map(Due::unpaid_principal)
-            .sum()
+        sum_minor(self.dues[..self.fallen].iter().map(Due::unpaid_principal))
     }
 
     pub fn interest_overdue(&self) -> i64 {
-        self.dues[..self.fallen]
-            .iter()
-            .map(Due::unpaid_interest)
-            .sum()
+        sum_minor(self.dues[..self.fallen].iter().map(Due::unpaid_interest))
     }
 
     pub fn charges_due(&self) -> i64 {
-        self.charges.iter().map(ChargeDue::unpaid).sum()
+        sum_minor(self.charges.iter().map(ChargeDue::unpaid))
     }
 
     pub fn excess_total(&self) -> i64 {
-        self.excess.iter().map(|(_, a)| a).sum()
+        sum_minor(self.excess.iter().map(|(_, a)| *a))
     }
 
     fn next_due(&self) -> Option<&Due> {
@@ -590,7 +588,11 @@ impl Engine {
         let mut sources = sources.into_iter();
         for (reference, amount) in sources.by_ref() {
             let lines = self.allocate(terms, day, amount);
-            let used: i64 = lines.iter().map(|l| l.amount).sum();
+            let used = sum_minor(lines.iter().map(|l| l.amount));
+            assert!(
+                (0..=amount).contains(&used),
+                "held {amount} allocated {used}"
+            );
             if used > 0 {
                 if let Some(r) = self.receipts.get_mut(&reference) {
                     r.lines.extend(lines);
@@ -732,6 +734,10 @@ impl Engine {
             }
             left -= take;
             let parts = self.partner_parts(terms, target, component, take);
+            debug_assert!(
+                parts.is_empty() || sum_minor(parts.iter().copied()) == take,
+                "partner parts {parts:?} of {take}"
+            );
             match (target, component) {
                 (Target::Due(i), Component::Principal) => self.dues[i].paid_principal += take,
                 (Target::Due(i), _) => self.dues[i].paid_interest += take,
@@ -1034,7 +1040,12 @@ impl Engine {
             ));
         }
         let lines = self.allocate(terms, day, amount);
-        let used: i64 = lines.iter().map(|l| l.amount).sum();
+        let used = sum_minor(lines.iter().map(|l| l.amount));
+        // A receipt is conserved: what is allocated and what is held make up its amount.
+        assert!(
+            (0..=amount).contains(&used),
+            "receipt `{reference}` of {amount} allocated {used}"
+        );
         let receipt = Receipt {
             date: day,
             amount,
@@ -1061,12 +1072,12 @@ impl Engine {
         reference: &str,
         adjust: PrepaymentAdjust,
     ) -> Res<()> {
-        let held: i64 = self
-            .excess
-            .iter()
-            .filter(|(r, _)| r == reference)
-            .map(|(_, a)| a)
-            .sum();
+        let held = sum_minor(
+            self.excess
+                .iter()
+                .filter(|(r, _)| r == reference)
+                .map(|(_, a)| *a),
+        );
         let take = held.min(self.scheduled_balance());
         if take <= 0 {
             return Ok(());
@@ -1094,8 +1105,16 @@ impl Engine {
         Ok(())
     }
 
-    fn apply(&mut self, terms: &Terms, event: &Event) -> Res<()> {
-        let day = event.date;
+    /// Whether `event` may apply to the loan as it stands: the loan's status decides.
+    fn admissible(&self, event: &Event) -> Res<()> {
+        if matches!(event.kind, EventKind::Recovery { .. }) && self.written_off.is_none() {
+            return Err((
+                "type",
+                "recovery is money received on a written-off loan, and this loan has no write_off \
+                 on or before this date; record a payment instead"
+                    .into(),
+            ));
+        }
         if self.status == Status::Pending && !matches!(event.kind, EventKind::Disbursement { .. }) {
             return Err((
                 "date",
@@ -1126,6 +1145,12 @@ impl Engine {
                 "the loan is written off: only recovery and payment_reversal apply".into(),
             ));
         }
+        Ok(())
+    }
+
+    fn apply(&mut self, terms: &Terms, event: &Event) -> Res<()> {
+        let day = event.date;
+        self.admissible(event)?;
         match &event.kind {
             EventKind::Disbursement { amount, .. } => self.disburse(terms, day, *amount)?,
             EventKind::Payment {
@@ -1213,12 +1238,6 @@ impl Engine {
                 self.status = Status::WrittenOff;
             }
             EventKind::Recovery { amount, reference } => {
-                if self.status != Status::WrittenOff {
-                    return Err((
-                        "type",
-                        "recovery applies only after write_off; use payment".into(),
-                    ));
-                }
                 let reference = reference
                     .clone()
                     .unwrap_or_else(|| format!("recovery:{day}:{}", self.receipts.len()));
@@ -1227,56 +1246,77 @@ impl Engine {
                 self.recovered += amount;
             }
             EventKind::Settlement { amount, reference } => {
-                let reference = reference
-                    .clone()
-                    .unwrap_or_else(|| format!("settlement:{day}"));
-                self.close_schedule(terms, day)?;
-                self.penal_to_charge(day);
-                self.receive(terms, day, &reference, *amount)?;
-                let shortfall = Loss {
-                    principal: self.principal_overdue(),
-                    interest: self.interest_overdue(),
-                    charges: self.charges_due(),
-                };
-                self.settlement_shortfall = Some(shortfall);
-                self.status = Status::Settled;
-                self.closed_on = Some(day);
+                self.settle(terms, day, *amount, reference.as_deref())?
             }
             EventKind::Foreclosure { amount, reference } => {
-                let quote = self.foreclosure_amount(terms, day);
-                if *amount < quote {
-                    return Err((
-                        "amount",
-                        format!(
-                            "{} is less than the foreclosure amount {} on {day}",
-                            crate::money::format_minor(*amount, terms.currency.minor_digits()),
-                            crate::money::format_minor(quote, terms.currency.minor_digits())
-                        ),
-                    ));
-                }
-                let fee = self.foreclosure_fee(terms);
-                self.close_schedule(terms, day)?;
-                self.penal_to_charge(day);
-                if fee > 0 {
-                    self.charges.push(ChargeDue {
-                        date: day,
-                        kind: ChargeKind::Other,
-                        amount: fee,
-                        paid: 0,
-                        waived: 0,
-                        reference: Some("foreclosure_fee".into()),
-                    });
-                }
-                let reference = reference
-                    .clone()
-                    .unwrap_or_else(|| format!("foreclosure:{day}"));
-                // Held money goes first, then the amount paid.
-                self.apply_excess(terms, day);
-                self.receive(terms, day, &reference, *amount)?;
-                self.status = Status::Foreclosed;
-                self.closed_on = Some(day);
+                self.foreclose(terms, day, *amount, reference.as_deref())?
             }
         }
+        Ok(())
+    }
+
+    /// A compromise settlement: everything owed falls due, the agreed amount is appropriated to it
+    /// and the shortfall recorded.
+    fn settle(
+        &mut self,
+        terms: &Terms,
+        day: Date,
+        amount: i64,
+        reference: Option<&str>,
+    ) -> Res<()> {
+        let reference = reference.map_or_else(|| format!("settlement:{day}"), str::to_owned);
+        self.close_schedule(terms, day)?;
+        self.penal_to_charge(day);
+        self.receive(terms, day, &reference, amount)?;
+        let shortfall = Loss {
+            principal: self.principal_overdue(),
+            interest: self.interest_overdue(),
+            charges: self.charges_due(),
+        };
+        self.settlement_shortfall = Some(shortfall);
+        self.status = Status::Settled;
+        self.closed_on = Some(day);
+        Ok(())
+    }
+
+    /// Pay the loan off: the amount must cover the day's foreclosure amount.
+    fn foreclose(
+        &mut self,
+        terms: &Terms,
+        day: Date,
+        amount: i64,
+        reference: Option<&str>,
+    ) -> Res<()> {
+        let quote = self.foreclosure_amount(terms, day);
+        if amount < quote {
+            return Err((
+                "amount",
+                format!(
+                    "{} is less than the foreclosure amount {} on {day}",
+                    crate::money::format_minor(amount, terms.currency.minor_digits()),
+                    crate::money::format_minor(quote, terms.currency.minor_digits())
+                ),
+            ));
+        }
+        let fee = self.foreclosure_fee(terms);
+        self.close_schedule(terms, day)?;
+        self.penal_to_charge(day);
+        if fee > 0 {
+            self.charges.push(ChargeDue {
+                date: day,
+                kind: ChargeKind::Other,
+                amount: fee,
+                paid: 0,
+                waived: 0,
+                reference: Some("foreclosure_fee".into()),
+            });
+        }
+        let reference = reference.map_or_else(|| format!("foreclosure:{day}"), str::to_owned);
+        // Held money goes first, then the amount paid.
+        self.apply_excess(terms, day);
+        self.receive(terms, day, &reference, amount)?;
+        self.status = Status::Foreclosed;
+        self.closed_on = Some(day);
         Ok(())
     }
 
@@ -1617,65 +1657,6 @@ impl Engine {
 // Replay
 // ---------------------------------------------------------------------------------------------
 
-/// The receipts reversed on or before `as_of`, by reference: (receipt date, reversal date). Every
-/// reversal must name an earlier receipt of the list that is not reversed already.
-fn voided_receipts<'a>(
-    order: &[(usize, &'a Event)],
-    as_of: Date,
-) -> Result<std::collections::HashMap<&'a str, (Date, Date)>, ReplayError> {
-    let mut voided = std::collections::HashMap::new();
-    if !order
-        .iter()
-        .any(|(_, e)| matches!(e.kind, EventKind::PaymentReversal { .. }))
-    {
-        return Ok(voided);
-    }
-    let mut receipts: std::collections::HashMap<&'a str, Date> = std::collections::HashMap::new();
-    for &(index, event) in order {
-        if event.date > as_of {
-            break;
-        }
-        if let Some(r) = event.kind.receipt_reference() {
-            receipts.entry(r).or_insert(event.date);
-        }
-        if let EventKind::PaymentReversal { reference, .. } = &event.kind {
-            let Some(&paid) = receipts.get(reference.as_str()) else {
-                let rule = match order
-                    .iter()
-                    .find(|(_, e)| e.kind.receipt_reference() == Some(reference))
-                {
-                    Some((_, e)) => (
-                        "date",
-                        format!(
-                            "is before the payment `{reference}` it reverses ({})",
-                            e.date
-                        ),
-                    ),
-                    None => (
-                        "reference",
-                        format!("no payment `{reference}` on this loan"),
-                    ),
-                };
-                return Err(fail(index, event, rule));
-            };
-            if voided
-                .insert(reference.as_str(), (paid, event.date))
-                .is_some()
-            {
-                return Err(fail(
-                    index,
-                    event,
-                    (
-                        "reference",
-                        format!("payment `{reference}` is already reversed"),
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(voided)
-}
-
 /// Events in application order: by value date, ties in recorded order (their order in the list).
 fn ordered(events: &[Event]) -> Vec<(usize, &Event)> {
     let mut v: Vec<(usize, &Event)> = events.iter().enumerate().collect();
@@ -1702,14 +1683,16 @@ impl Engine {
     /// never came (a bounced instalment was never paid). Before that date the receipt stands.
     pub fn run(&mut self, terms: &Terms, events: &[Event], as_of: Date) -> Result<(), ReplayError> {
         let order = ordered(events);
-        let voided = voided_receipts(&order, as_of)?;
+        limits::check_limits(terms, events)?;
+        receipts::check_references(events, &order)?;
+        let voided = receipts::voided_receipts(&order, as_of);
         if let Some(day) = self.day {
             // A receipt this engine already applied has been reversed since: start again.
             let applied_then_reversed = order.iter().any(|(_, e)| {
                 e.date <= day
                     && e.kind
                         .receipt_reference()
-                        .is_some_and(|r| voided.get(r).is_some_and(|(_, reversed)| *reversed > day))
+                        .is_some_and(|r| voided.get(r).is_some_and(|reversed| *reversed > day))
             });
             if applied_then_reversed {
                 *self = Engine::new(terms);
@@ -1719,8 +1702,7 @@ impl Engine {
             !voided.is_empty()
                 && e.kind
                     .receipt_reference()
-                    .and_then(|r| voided.get(r))
-                    .is_some_and(|(date, _)| *date == e.date)
+                    .is_some_and(|r| voided.contains_key(r))
         };
         let start = self.day;
         let mut i = 0;

@@ -8,6 +8,11 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+/// Largest amount accepted anywhere, in major units (one lakh crore): a loan's principal, any amount
+/// in its terms and any one event's amount. With it, a loan's sums stay far inside `i64` minor units
+/// and its products inside `i128`.
+pub const MAX_AMOUNT_MAJOR: i64 = 1_000_000_000_000;
+
 /// ISO 4217 currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[allow(clippy::upper_case_acronyms)]
@@ -43,6 +48,11 @@ impl Currency {
             Currency::JPY => 1,
             _ => 100,
         }
+    }
+
+    /// [`MAX_AMOUNT_MAJOR`] in minor units.
+    pub const fn max_amount_minor(self) -> i64 {
+        MAX_AMOUNT_MAJOR * self.minor_per_major()
     }
 }
 
@@ -338,6 +348,17 @@ pub fn allocate_minor(amount: i64, ratios: &[Decimal]) -> Result<Vec<i64>, Money
         .into_iter()
         .map(|p| i64::try_from(p * sign).map_err(|_| MoneyError::Overflow))
         .collect()
+}
+
+/// Sum amounts in minor units, in `i128`. The limits (amounts, events per loan) keep a loan's sums
+/// far inside `i64`; a sum past it is a broken invariant, and a crash is better than a wrong figure.
+pub fn sum_minor(values: impl IntoIterator<Item = i64>) -> i64 {
+    let total: i128 = values.into_iter().map(i128::from).sum();
+    assert!(
+        i64::try_from(total).is_ok(),
+        "a sum of amounts left the i64 range: {total}"
+    );
+    total as i64
 }
 
 /// Format minor units with `digits` fraction digits: (96973, 2) → "969.73", (-5, 2) → "-0.05".

@@ -10,13 +10,11 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Date, Frequency, HolidayCalendar};
+use crate::calendar::{Date, Frequency, HolidayCalendar, strict_date};
 use crate::money::{Currency, Money, RoundingMode, format_minor};
 
 /// Largest number of scheduled instalments a loan may have.
 pub const MAX_INSTALLMENTS: u32 = 600;
-/// Largest principal accepted, in major units (one lakh crore).
-pub const MAX_PRINCIPAL_MAJOR: i64 = 1_000_000_000_000;
 /// Earliest and latest years accepted for any date in the terms.
 pub const MIN_YEAR: i16 = 1900;
 pub const MAX_YEAR: i16 = 2200;
@@ -415,8 +413,13 @@ pub struct TermsDoc {
     pub method: Method,
     pub installments: i64,
     pub frequency: Frequency,
+    #[serde(deserialize_with = "strict_date::deserialize")]
     pub disbursement_date: Date,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_date::option"
+    )]
     pub first_due_date: Option<Date>,
     #[serde(default)]
     pub interest_basis: InterestBasis,
@@ -501,8 +504,17 @@ pub struct FeeDoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrancheDoc {
+    #[serde(deserialize_with = "strict_date::deserialize")]
     pub date: Date,
     pub amount: String,
+}
+
+/// The rule an amount over [`crate::money::MAX_AMOUNT_MAJOR`] breaks: `must be at most 1000000000000.00`.
+pub fn amount_limit_rule(currency: Currency) -> String {
+    format!(
+        "must be at most {}",
+        format_minor(currency.max_amount_minor(), currency.minor_digits())
+    )
 }
 
 /// Parse a plain decimal string: optional `-`, digits, optional `.` and digits. No exponent, no
@@ -663,8 +675,13 @@ impl Validator {
         self.errors.push(FieldError::new(field, rule));
     }
 
+    /// An amount within [`crate::money::MAX_AMOUNT_MAJOR`] either way.
     fn amount(&mut self, field: &str, s: &str, currency: Currency) -> Option<i64> {
         match Money::parse(s, currency) {
+            Ok(m) if m.minor().unsigned_abs() > currency.max_amount_minor().unsigned_abs() => {
+                self.err(field, amount_limit_rule(currency));
+                None
+            }
             Ok(m) => Some(m.minor()),
             Err(e) => {
                 self.err(
@@ -709,18 +726,9 @@ impl Validator {
             }
         };
         let cur = currency.unwrap_or(Currency::INR);
-        let max_minor = MAX_PRINCIPAL_MAJOR.saturating_mul(cur.minor_per_major());
-
         let principal = self.amount("principal", &doc.principal, cur);
-        if let Some(p) = principal {
-            if p <= 0 {
-                self.err("principal", "must be greater than zero");
-            } else if p > max_minor {
-                self.err(
-                    "principal",
-                    format!("must be at most {MAX_PRINCIPAL_MAJOR} in major units"),
-                );
-            }
+        if principal.is_some_and(|p| p <= 0) {
+            self.err("principal", "must be greater than zero");
         }
         let annual_rate = self.percent(
             "annual_rate",

@@ -1,0 +1,113 @@
+//! Receipt references: a reference names one receipt of a loan forever, and a reversal names one
+//! receipt dated on or before it.
+//!
+//! These rules are checked over the whole event list, whatever the replay date, so that whether a
+//! list is valid does not depend on the day it is read: a payment reusing the reference of a
+//! reversed receipt, or a back-dated one reusing the reference of a later-dated receipt, is refused
+//! on every day.
+
+use std::collections::HashMap;
+
+use crate::calendar::Date;
+use crate::events::{Event, EventKind};
+
+use super::{ReplayError, fail};
+
+/// Check every receipt reference and every reversal of the list.
+///
+/// - Each receipt (`payment`, `prepayment`, `recovery`, `settlement`, `foreclosure` with a
+///   reference) has a reference no event recorded before it used; reversed or not, whatever the
+///   value dates. The later-recorded event is the one refused.
+/// - Each `payment_reversal` names exactly one receipt that applies before it (dated on or before
+///   it; on the same day, recorded before it) and is not reversed already.
+///
+/// `order` is the list in application order (value date, ties in recorded order).
+pub(super) fn check_references(
+    events: &[Event],
+    order: &[(usize, &Event)],
+) -> Result<(), ReplayError> {
+    let mut first_use: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
+    let mut reversals = false;
+    for (index, event) in events.iter().enumerate() {
+        reversals |= matches!(event.kind, EventKind::PaymentReversal { .. });
+        let Some(reference) = event.kind.receipt_reference() else {
+            continue;
+        };
+        if let Some(earlier) = first_use.insert(reference, event) {
+            return Err(fail(
+                index,
+                event,
+                (
+                    "reference",
+                    format!(
+                        "`{reference}` already names the {} of {} on this loan: a receipt \
+                         reference may be used once, even after a reversal",
+                        earlier.kind.name(),
+                        earlier.date
+                    ),
+                ),
+            ));
+        }
+    }
+    if !reversals {
+        return Ok(());
+    }
+    // Receipts applied so far (by reference), and the date each was reversed on.
+    let mut applied: HashMap<&str, Option<Date>> = HashMap::with_capacity(first_use.len());
+    for &(index, event) in order {
+        if let Some(reference) = event.kind.receipt_reference() {
+            applied.insert(reference, None);
+        }
+        let EventKind::PaymentReversal { reference, .. } = &event.kind else {
+            continue;
+        };
+        let rule = match applied.get_mut(reference.as_str()) {
+            Some(reversed @ None) => {
+                *reversed = Some(event.date);
+                continue;
+            }
+            Some(Some(on)) => (
+                "reference",
+                format!(
+                    "{} `{reference}` is already reversed (on {on}): a receipt is reversed once",
+                    first_use
+                        .get(reference.as_str())
+                        .map_or("receipt", |e| e.kind.name())
+                ),
+            ),
+            None => match first_use.get(reference.as_str()) {
+                Some(receipt) => (
+                    "date",
+                    format!(
+                        "is before the {} `{reference}` it reverses ({}): a reversal must be \
+                         dated on or after its receipt",
+                        receipt.kind.name(),
+                        receipt.date
+                    ),
+                ),
+                None => (
+                    "reference",
+                    format!("no payment or other receipt `{reference}` on this loan"),
+                ),
+            },
+        };
+        return Err(fail(index, event, rule));
+    }
+    Ok(())
+}
+
+/// The receipts reversed on or before `as_of`, by reference, with their reversal date. The list
+/// must have passed [`check_references`]: each reference names one receipt.
+pub(super) fn voided_receipts<'a>(
+    order: &[(usize, &'a Event)],
+    as_of: Date,
+) -> HashMap<&'a str, Date> {
+    order
+        .iter()
+        .take_while(|(_, e)| e.date <= as_of)
+        .filter_map(|(_, e)| match &e.kind {
+            EventKind::PaymentReversal { reference, .. } => Some((reference.as_str(), e.date)),
+            _ => None,
+        })
+        .collect()
+}
