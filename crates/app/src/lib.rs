@@ -922,7 +922,7 @@ fn history_state(
     through: Date,
     new_from: usize,
 ) -> Result<LoanState, AppError> {
-    loan::replay(terms, events, through).map_err(|e| {
+    loan::check_history(terms, events, through).map_err(|e| {
         let field = if new_from == 0 {
             format!("events[{}].{}", e.index, e.field)
         } else if e.index == new_from && events.len() == new_from + 1 {

@@ -34,12 +34,8 @@ pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
             "--terms and --events cannot both be read from standard input".into(),
         ]));
     }
-    let as_of: Date = args.as_of.parse().map_err(|e| {
-        Failure::Invalid(vec![format!(
-            "--as-of: `{}` is not a date (YYYY-MM-DD): {e}",
-            args.as_of
-        )])
-    })?;
+    let as_of: Date = loanbook_domain::calendar::parse_date(&args.as_of)
+        .map_err(|rule| Failure::Invalid(vec![format!("--as-of: {rule}")]))?;
     let terms = Terms::from_json(&read_input(&args.terms)?)
         .map_err(|e| Failure::Invalid(e.0.iter().map(|f| format!("terms: {f}")).collect()))?;
     let events = Event::list_from_json(&read_input(&args.events)?, terms.currency)

@@ -282,11 +282,8 @@ pub fn business_date(cmd: &BusinessDateCommand) -> Result<(), Failure> {
                 println!("{d}");
             }
             BusinessDateCommand::Set { db, date } => {
-                let to = date.parse().map_err(|e| {
-                    Failure::Invalid(vec![format!(
-                        "DATE: `{date}` is not a date YYYY-MM-DD ({e})"
-                    )])
-                })?;
+                let to = loanbook_domain::calendar::parse_date(date)
+                    .map_err(|rule| Failure::Invalid(vec![format!("DATE: {rule}")]))?;
                 let app = open(db, &file).await?;
                 let v = app.set_business_date(None, to).await.map_err(app_failure)?;
                 println!("{}", v["business_date"].as_str().unwrap_or_default());

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use loanbook_app::{App, AppError, Principal, RequestMeta, digest};
-use loanbook_domain::calendar::Date;
+use loanbook_domain::calendar::{Date, parse_date};
 use loanbook_store::LoanFilter;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -237,10 +237,7 @@ fn reply(r: loanbook_app::Reply) -> Response {
 /// Parse query parameters by hand so a bad one is answered as a problem naming it.
 fn query_date(q: &HashMap<String, String>, name: &str) -> Result<Option<Date>, Problem> {
     q.get(name)
-        .map(|v| {
-            v.parse::<Date>()
-                .map_err(|_| Problem::invalid(name, "must be a date YYYY-MM-DD"))
-        })
+        .map(|v| parse_date(v).map_err(|rule| Problem::invalid(name, &rule)))
         .transpose()
 }
 
@@ -690,7 +687,7 @@ async fn set_business_date(
     let date = v
         .get("date")
         .and_then(Value::as_str)
-        .and_then(|d| d.parse::<Date>().ok())
-        .ok_or_else(|| Problem::invalid("date", "must be a date YYYY-MM-DD"))?;
+        .ok_or_else(|| Problem::invalid("date", "must be a date YYYY-MM-DD"))
+        .and_then(|d| parse_date(d).map_err(|rule| Problem::invalid("date", &rule)))?;
     Ok(Json(s.app.set_business_date(Some(&p), date).await?).into_response())
 }

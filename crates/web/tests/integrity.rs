@@ -24,6 +24,8 @@ on_both!(
     the_loan_list_tells_the_truth_on_the_business_date,
     unknown_webhook_topics_are_refused,
     a_loss_identification_is_held_under_its_own_name,
+    a_receipt_reference_names_one_receipt_forever,
+    dates_are_exactly_yyyy_mm_dd,
 );
 
 async fn an_idempotency_key_answers_only_its_own_request(s: Server) {
@@ -411,4 +413,78 @@ async fn a_loss_identification_is_held_under_its_own_name(s: Server) {
         .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{b}");
     assert_eq!(b["approval"]["action"], "identify_loss");
+}
+
+async fn a_receipt_reference_names_one_receipt_forever(s: Server) {
+    let id = s.booked_loan("LN-X", rbi_terms()).await;
+    let path = format!("/v1/loans/{id}/payments");
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &path,
+            &payment("2024-02-01", "969.73", "X"),
+            Some("x-1"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/reversals"),
+            &json!({"date": "2024-02-05", "reference": "X", "reason": "bounced"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    // A back-dated payment reusing the bounced receipt's reference is refused.
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &path,
+            &payment("2024-02-03", "969.73", "X"),
+            Some("x-2"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["field"], "reference", "{b}");
+    // So is a recovery on a loan that was never written off.
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/recoveries"),
+            &json!({"date": "2024-03-01", "amount": "100.00", "reference": "R-1"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    // The loan reads on every date around the history.
+    let mut day = loanbook_domain::calendar::parse_date("2023-12-25").unwrap();
+    let end = loanbook_domain::calendar::parse_date("2024-03-10").unwrap();
+    while day <= end {
+        let (st, b) = s
+            .get(&s.admin, &format!("/v1/loans/{id}?as_of={day}"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{day}: {b}");
+        day = day.tomorrow().unwrap();
+    }
+}
+
+async fn dates_are_exactly_yyyy_mm_dd(s: Server) {
+    let id = s.booked_loan("LN-D", rbi_terms()).await;
+    for bad in ["20240201", "2024-2-1", "2024-02-01T00:00"] {
+        let (st, b) = s
+            .get(&s.admin, &format!("/v1/loans/{id}?as_of={bad}"))
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+        let (st, b) = s
+            .post(
+                &s.admin,
+                &format!("/v1/loans/{id}/payments"),
+                &payment(bad, "969.73", "D-1"),
+                Some(bad),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+        assert_eq!(b["errors"][0]["field"], "date", "{b}");
+    }
 }
