@@ -143,7 +143,8 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("approval `{id}`")))
     }
 
-    async fn checkable(&self, p: &Principal, id: &str) -> Result<Approval, AppError> {
+    /// A pending request the caller may decide, with the caller's decision on it.
+    async fn checkable(&self, p: &Principal, id: &str) -> Result<(Approval, Decision), AppError> {
         p.require(Action::Approve)?;
         let a = self.any_approval(id).await?;
         if a.status != "pending" {
@@ -158,7 +159,12 @@ impl App {
                 action: "approve or reject their own request",
             });
         }
-        Ok(a)
+        let decision = Decision {
+            approval_id: a.id.clone(),
+            checker: p.user.name.clone(),
+            at: now(),
+        };
+        Ok((a, decision))
     }
 
     /// Approve a held write: it is carried out now, as the checker, on the loan as it is now
@@ -179,12 +185,7 @@ impl App {
         id: &str,
         meta: &RequestMeta,
     ) -> Result<Reply, AppError> {
-        let a = self.checkable(p, id).await?;
-        let decision = Decision {
-            approval_id: a.id.clone(),
-            checker: p.user.name.clone(),
-            at: now(),
-        };
+        let (a, decision) = self.checkable(p, id).await?;
         let meta = RequestMeta {
             dry_run: false,
             ..meta.clone()
@@ -231,12 +232,7 @@ impl App {
         id: &str,
         meta: &RequestMeta,
     ) -> Result<Reply, AppError> {
-        let a = self.checkable(p, id).await?;
-        let decision = Decision {
-            approval_id: a.id.clone(),
-            checker: p.user.name.clone(),
-            at: now(),
-        };
+        let (a, decision) = self.checkable(p, id).await?;
         let audit = self.audit(
             &p.user.name,
             &format!("reject_{}", a.action),
