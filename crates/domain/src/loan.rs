@@ -1943,6 +1943,18 @@ impl LoanState {
             penal_accrued: if active { e.penal_accrued } else { 0 },
             excess: e.excess_total(),
         };
+        debug_assert!(
+            [
+                balances.principal_outstanding,
+                balances.principal_overdue,
+                balances.interest_overdue,
+                balances.charges_due,
+                balances.excess,
+            ]
+            .iter()
+            .all(|v| *v >= 0),
+            "a balance went negative: {balances:?}"
+        );
         let mut next_marked = false;
         let installments = e
             .dues
