@@ -15,6 +15,8 @@ pub struct Problem {
     kind: &'static str,
     detail: String,
     errors: Vec<(String, String)>,
+    /// Seconds for `Retry-After` (429 and 503 carry one: 1 unless set).
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -24,6 +26,7 @@ impl Problem {
             kind,
             detail: detail.to_owned(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -34,7 +37,14 @@ impl Problem {
             kind: "validation",
             detail: format!("{field}: {rule}"),
             errors: vec![(field.to_owned(), rule.to_owned())],
+            retry_after: None,
         }
+    }
+
+    /// Ask the client to wait this many seconds before trying again.
+    pub fn retry_after(mut self, seconds: u64) -> Problem {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn body(&self) -> Value {
@@ -51,6 +61,9 @@ impl Problem {
                 .map(|(field, rule)| json!({"field": field, "rule": rule}))
                 .collect();
         }
+        if let Some(id) = crate::request_id::current() {
+            v["request_id"] = Value::String(id.to_string());
+        }
         v
     }
 }
@@ -62,6 +75,21 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"loanbook\""),
+                );
+            }
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(self.retry_after.unwrap_or(1)),
+                );
+            }
+            _ => {}
+        }
         res
     }
 }
@@ -80,6 +108,7 @@ impl From<AppError> for Problem {
                 kind: "validation",
                 detail,
                 errors: errors.into_iter().map(|f| (f.field, f.rule)).collect(),
+                retry_after: None,
             },
             AppError::IdempotencyMismatch(_) => {
                 Problem::new(StatusCode::CONFLICT, "idempotency-key-reused", &detail)
@@ -130,7 +159,7 @@ pub async fn ensure_problem(res: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
         StatusCode::NOT_FOUND => "not-found",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => "timeout",
         s if s.is_server_error() => "internal",
         _ => "bad-request",
     };
