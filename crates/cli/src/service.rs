@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Requests per second allowed to one API token.
     #[arg(long, env = "LOANBOOK_RATE_LIMIT", value_name = "N")]
     rate_limit: Option<u32>,
+    /// Failed authentications per second allowed to one client address.
+    #[arg(long, env = "LOANBOOK_AUTH_FAILURE_LIMIT", value_name = "N")]
+    auth_failure_limit: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +113,7 @@ struct FileConfig {
     database: Option<String>,
     listen: Option<String>,
     rate_limit: Option<u32>,
+    auth_failure_limit: Option<u32>,
 }
 
 fn file_config() -> Result<FileConfig, Failure> {
@@ -166,6 +170,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             .rate_limit
             .or(file.rate_limit)
             .unwrap_or(WebConfig::default().rate_limit),
+        auth_failure_limit: args
+            .auth_failure_limit
+            .or(file.auth_failure_limit)
+            .unwrap_or(WebConfig::default().auth_failure_limit),
         ..WebConfig::default()
     };
     tracing_subscriber::fmt()
