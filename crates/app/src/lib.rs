@@ -14,6 +14,7 @@ mod catalogue;
 mod idempotency;
 mod listing;
 pub mod policy;
+pub mod tokens;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -114,17 +115,16 @@ pub struct App {
 }
 
 /// What the service keeps in memory to spare the database: a loan's record and terms never
-/// change once booked; a token's user is re-read after a short time; the business date is
-/// re-read every second.
+/// change once booked; a token's user is re-read after a short time, and never outlives the
+/// token's expiry or revocation (see [`tokens`]); the business date is re-read every second.
 #[derive(Default)]
 struct Caches {
     loans: std::sync::Mutex<HashMap<String, Arc<(LoanRecord, Terms)>>>,
-    tokens: std::sync::Mutex<HashMap<String, (Principal, Instant)>>,
+    tokens: tokens::TokenCache,
     business_date: std::sync::Mutex<Option<(Date, Instant)>>,
 }
 
 const CACHE_ENTRIES: usize = 100_000;
-const TOKEN_TTL: Duration = Duration::from_secs(30);
 const DATE_TTL: Duration = Duration::from_secs(1);
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -280,33 +280,6 @@ impl App {
     // Users and tokens
     // -----------------------------------------------------------------------------------------
 
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
-        let hash = token_hash(token);
-        if let Some((p, at)) = lock(&self.caches.tokens).get(&hash) {
-            if at.elapsed() < TOKEN_TTL {
-                return Ok(p.clone());
-            }
-        }
-        let user = self
-            .store
-            .user_by_token(&hash)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        let role = Role::parse(&user.role).ok_or_else(|| {
-            corrupt(format!(
-                "user `{}` has unknown role `{}`",
-                user.name, user.role
-            ))
-        })?;
-        let p = Principal { user, role };
-        let mut tokens = lock(&self.caches.tokens);
-        if tokens.len() >= CACHE_ENTRIES {
-            tokens.clear();
-        }
-        tokens.insert(hash, (p.clone(), Instant::now()));
-        Ok(p)
-    }
-
     /// Create the first admin and return its token; refused once any user exists.
     pub async fn admin_init(&self, name: &str) -> Result<String, AppError> {
         if self.store.user_count().await? > 0 {
@@ -318,8 +291,8 @@ impl App {
     }
 
     /// Create a user with a role (or add a token to an existing user of that role) and return
-    /// a new token for it. `actor` is `None` only for the command line, which runs with the
-    /// operator's own access to the database.
+    /// a new token for it that never expires. `actor` is `None` only for the command line.
+    /// [`App::issue_token`] gives the token a lifetime.
     pub async fn create_user(
         &self,
         actor: Option<&Principal>,
@@ -327,58 +300,13 @@ impl App {
         role: Role,
         partner_id: Option<&str>,
     ) -> Result<String, AppError> {
-        if let Some(p) = actor {
-            p.require(Action::ManageUsers)?;
-        }
-        if name.trim().is_empty() || name.len() > 100 {
-            return Err(AppError::invalid("user", "must be 1 to 100 characters"));
-        }
-        if role == Role::Partner && partner_id.is_none_or(|p| p.trim().is_empty()) {
-            return Err(AppError::invalid(
-                "partner",
-                "is required for the partner role",
-            ));
-        }
-        let actor_name = actor.map_or("cli".to_owned(), |p| p.user.name.clone());
-        let user = match self.store.user_by_name(name).await? {
-            Some(u) if u.role == role.name() => u,
-            Some(u) => {
-                return Err(AppError::Conflict(format!(
-                    "user `{name}` exists with the role `{}`",
-                    u.role
-                )));
-            }
-            None => {
-                let u = User {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    name: name.to_owned(),
-                    role: role.name().to_owned(),
-                    partner_id: partner_id.map(str::to_owned),
-                    created_at: now(),
-                };
-                let audit = self.audit(
-                    &actor_name,
-                    "create_user",
-                    &format!("user/{name}"),
-                    "",
-                    vec![],
-                );
-                self.store.create_user(&u, &audit).await?;
-                u
-            }
+        let req = tokens::TokenRequest {
+            user: name,
+            role,
+            partner: partner_id,
+            lifetime: tokens::Lifetime::Never,
         };
-        let token = new_token();
-        let audit = self.audit(
-            &actor_name,
-            "create_token",
-            &format!("user/{name}"),
-            "",
-            vec![],
-        );
-        self.store
-            .create_token(&token_hash(&token), &user.id, &audit)
-            .await?;
-        Ok(token)
+        Ok(self.issue_token(actor, &req).await?.token)
     }
 
     pub(crate) fn audit(

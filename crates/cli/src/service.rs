@@ -1,9 +1,10 @@
-//! The service commands: `serve`, `admin init`, `token create`, `audit verify`.
+//! The service commands: `serve`, `admin init`, `token create|list|revoke`, `audit verify`.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use loanbook_app::tokens::{Lifetime, TokenRequest};
 use loanbook_app::{App, Role};
 use loanbook_web::WebConfig;
 use serde::Deserialize;
@@ -32,6 +33,9 @@ pub struct ServeArgs {
     /// Requests per second allowed to one API token.
     #[arg(long, env = "LOANBOOK_RATE_LIMIT", value_name = "N")]
     rate_limit: Option<u32>,
+    /// Failed authentications per second allowed to one client address.
+    #[arg(long, env = "LOANBOOK_AUTH_FAILURE_LIMIT", value_name = "N")]
+    auth_failure_limit: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +64,21 @@ pub enum TokenCommand {
         /// For the partner role: the co-lending partner id whose loans it may read.
         #[arg(long)]
         partner: Option<String>,
+        /// How long the token is valid: 90d, 12h, 30m, or none (never expires).
+        #[arg(long, default_value = "none", value_name = "DURATION")]
+        expires: String,
+    },
+    /// List the tokens: id, prefix, user, role, created, expires, revoked (never the secret).
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a token by its id: it gets 401 at once, in every running server.
+    Revoke {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The token's id, as `token list` shows it.
+        id: String,
     },
 }
 
@@ -94,6 +113,7 @@ struct FileConfig {
     database: Option<String>,
     listen: Option<String>,
     rate_limit: Option<u32>,
+    auth_failure_limit: Option<u32>,
 }
 
 fn file_config() -> Result<FileConfig, Failure> {
@@ -150,6 +170,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             .rate_limit
             .or(file.rate_limit)
             .unwrap_or(WebConfig::default().rate_limit),
+        auth_failure_limit: args
+            .auth_failure_limit
+            .or(file.auth_failure_limit)
+            .unwrap_or(WebConfig::default().auth_failure_limit),
         ..WebConfig::default()
     };
     tracing_subscriber::fmt()
@@ -230,27 +254,75 @@ pub fn admin(cmd: &AdminCommand) -> Result<(), Failure> {
 }
 
 pub fn token(cmd: &TokenCommand) -> Result<(), Failure> {
-    let TokenCommand::Create {
-        db,
-        user,
-        role,
-        partner,
-    } = cmd;
-    let role = Role::parse(role).ok_or_else(|| {
-        Failure::Invalid(vec![format!(
-            "--role: `{role}` is not one of admin, credit, operations, collections, auditor, partner"
-        )])
-    })?;
     let file = file_config()?;
-    runtime()?.block_on(async {
-        let app = open(db, &file).await?;
-        let token = app
-            .create_user(None, user, role, partner.as_deref())
-            .await
-            .map_err(app_failure)?;
-        println!("{token}");
-        Ok(())
-    })
+    match cmd {
+        TokenCommand::Create {
+            db,
+            user,
+            role,
+            partner,
+            expires,
+        } => {
+            let role = Role::parse(role).ok_or_else(|| {
+                Failure::Invalid(vec![format!(
+                    "--role: `{role}` is not one of admin, credit, operations, collections, auditor, partner"
+                )])
+            })?;
+            let lifetime =
+                Lifetime::parse(expires).map_err(|e| Failure::Invalid(vec![format!("--{e}")]))?;
+            runtime()?.block_on(async {
+                let app = open(db, &file).await?;
+                let req = TokenRequest {
+                    user,
+                    role,
+                    partner: partner.as_deref(),
+                    lifetime,
+                };
+                let issued = app.issue_token(None, &req).await.map_err(app_failure)?;
+                eprintln!(
+                    "token {} for {} ({}), expires {}",
+                    issued.record.id,
+                    issued.record.user.name,
+                    issued.record.user.role,
+                    issued.record.expires_at.as_deref().unwrap_or("never")
+                );
+                println!("{}", issued.token);
+                Ok(())
+            })
+        }
+        TokenCommand::List { db } => runtime()?.block_on(async {
+            let app = open(db, &file).await?;
+            let tokens = app.tokens(None).await.map_err(app_failure)?;
+            println!(
+                "{:<36}  {:<11}  {:<16}  {:<11}  {:<27}  {:<27}  REVOKED",
+                "ID", "PREFIX", "USER", "ROLE", "CREATED", "EXPIRES"
+            );
+            for t in tokens {
+                println!(
+                    "{:<36}  {:<11}  {:<16}  {:<11}  {:<27}  {:<27}  {}",
+                    t.id,
+                    t.prefix.as_deref().unwrap_or("-"),
+                    t.user.name,
+                    t.user.role,
+                    t.created_at,
+                    t.expires_at.as_deref().unwrap_or("never"),
+                    t.revoked_at.as_deref().unwrap_or("-"),
+                );
+            }
+            Ok(())
+        }),
+        TokenCommand::Revoke { db, id } => runtime()?.block_on(async {
+            let app = open(db, &file).await?;
+            let t = app.revoke_token(None, id).await.map_err(app_failure)?;
+            println!(
+                "token {} of {} revoked at {}",
+                t.id,
+                t.user.name,
+                t.revoked_at.as_deref().unwrap_or("-")
+            );
+            Ok(())
+        }),
+    }
 }
 
 pub fn audit(cmd: &AuditCommand) -> Result<(), Failure> {

@@ -4,7 +4,7 @@
 //!
 //! The store keeps what the domain cannot: loans with their frozen terms, each loan's append-only
 //! event stream, projections for queries, idempotency records, the hash-chained audit log, the
-//! outbox, users and API tokens. Every command is written by [`Store::commit`] in one transaction.
+//! outbox, users and API tokens (see [`tokens`]). Every command is written by [`Store::commit`] in one transaction.
 
 #![cfg_attr(
     not(test),
@@ -14,6 +14,7 @@
 mod audit;
 mod sql;
 pub mod testing;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use audit::{AuditRecord, ChainBreak, GENESIS_HASH, chain_hash, verify_chain};
 pub use sql::{PgStore, SqliteStore};
+pub use tokens::{NewToken, TokenGrant, TokenRecord, Tokens};
 
 /// What can go wrong in the store. `VersionConflict` and `Retryable` are for the caller to retry.
 #[derive(Debug, thiserror::Error)]
@@ -313,7 +315,7 @@ pub struct LoanFilter {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Tokens + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Create a book (tenant) unless it exists.
@@ -339,15 +341,6 @@ pub trait Store: Send + Sync {
     async fn create_user(&self, user: &User, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
     async fn user_count(&self) -> Result<i64, StoreError>;
-    /// Store a token's hash for a user, with its audit record.
-    async fn create_token(
-        &self,
-        hash: &str,
-        user_id: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError>;
-    /// The user of a token that is not revoked.
-    async fn user_by_token(&self, hash: &str) -> Result<Option<User>, StoreError>;
 
     /// Write one loan command in one transaction: the version check, the events with the next
     /// sequence numbers, the projection, the chained audit record, the outbox and the

@@ -12,6 +12,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 
+mod tokens;
+
 use crate::audit::{AuditRecord, chain_hash};
 use crate::{
     Approval, Attempt, AuditEntry, Backend, CommandWrite, Decision, Delivery, IdempotencyRecord,
@@ -620,36 +622,6 @@ macro_rules! sql_store {
                     .await
                     .map_err(db_err)?;
                 Ok(n)
-            }
-
-            async fn create_token(
-                &self,
-                hash: &str,
-                user_id: &str,
-                audit: &AuditEntry,
-            ) -> Result<(), StoreError> {
-                let mut tx = Self::begin_write(self.writer()).await?;
-                sqlx::query("INSERT INTO api_tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")
-                    .bind(hash)
-                    .bind(user_id)
-                    .bind(&audit.at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                Self::append_audit(&mut tx, audit).await?;
-                tx.commit().await.map_err(db_err)
-            }
-
-            async fn user_by_token(&self, hash: &str) -> Result<Option<User>, StoreError> {
-                let row: Option<UserRow> = sqlx::query_as(
-                    "SELECT u.id, u.name, u.role, u.partner_id, u.created_at FROM api_tokens t \
-                     JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.revoked_at IS NULL",
-                )
-                .bind(hash)
-                .fetch_optional(self.reader())
-                .await
-                .map_err(db_err)?;
-                Ok(row.map(user))
             }
 
             async fn commit(&self, w: &CommandWrite) -> Result<Vec<i64>, StoreError> {

@@ -430,11 +430,20 @@ async fn tokens_find_their_user(db: &TestDatabase) {
         s.create_user(&u, &audit("create_user", "user/asha")).await,
         Err(StoreError::Duplicate { .. })
     ));
-    s.create_token("hash-1", "user-1", &audit("create_token", "user/asha"))
+    let token = loanbook_store::NewToken {
+        id: "tok-1".into(),
+        hash: "hash-1".into(),
+        prefix: "lb_0123".into(),
+        user_id: "user-1".into(),
+        created_at: "2024-01-01T00:00:00Z".into(),
+        expires_at: None,
+    };
+    s.issue_token(&token, &audit("create_token", "token/tok-1"))
         .await
         .unwrap();
-    assert_eq!(s.user_by_token("hash-1").await.unwrap(), Some(u.clone()));
-    assert_eq!(s.user_by_token("hash-2").await.unwrap(), None);
+    let grant = s.token_grant("hash-1").await.unwrap().unwrap();
+    assert_eq!(grant.user, u);
+    assert_eq!(s.token_grant("hash-2").await.unwrap(), None);
     assert_eq!(s.user_by_name("asha").await.unwrap(), Some(u));
     assert_eq!(s.user_count().await.unwrap(), 1);
     assert_eq!(verify_chain(&s.audit_records().await.unwrap()), Ok(()));

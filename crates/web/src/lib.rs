@@ -6,10 +6,16 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod auth;
+mod input;
+mod limits;
 mod openapi;
 mod problem;
+mod request_id;
+mod tokens;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,7 +30,7 @@ use loanbook_app::{App, AppError, Principal, RequestMeta, digest};
 use loanbook_domain::calendar::{Date, parse_date};
 use loanbook_store::LoanFilter;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use problem::Problem;
 
@@ -33,26 +39,34 @@ pub use problem::Problem;
 pub struct WebConfig {
     /// Requests per second allowed to one token.
     pub rate_limit: u32,
+    /// Failed authentications per second allowed to one client address (also its burst).
+    pub auth_failure_limit: u32,
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// Longest a request may take before it is answered 503 `timeout`.
+    pub request_timeout: Duration,
+    /// Adds `/v1/test/panic` and `/v1/test/slow`, which misbehave on purpose: for the test
+    /// suite only, never set by the server.
+    #[doc(hidden)]
+    pub test_routes: bool,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             rate_limit: 5_000,
+            auth_failure_limit: 10,
             // A migrated loan is booked with its whole history in one request.
             body_limit: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            test_routes: false,
         }
     }
 }
 
 struct Shared {
     app: Arc<App>,
-    config: WebConfig,
-    /// Per token hash: the current second and the requests in it. A fixed window is enough to
-    /// stop a runaway client; no crate needed for a map and a counter.
-    windows: Mutex<HashMap<String, (u64, u32)>>,
+    guard: auth::Guard,
     started: Instant,
     metrics: Metrics,
 }
@@ -73,12 +87,11 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
     let body_limit = config.body_limit;
     let shared = Arc::new(Shared {
         app,
-        config,
-        windows: Mutex::new(HashMap::new()),
+        guard: auth::Guard::new(&config),
         started: Instant::now(),
         metrics: Metrics::default(),
     });
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
@@ -102,26 +115,47 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/approvals", get(approvals).post(decide_by_body))
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/{decision}", post(decide))
+        .route("/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
+    let routes = if config.test_routes {
+        routes
+            .route("/v1/test/panic", get(limits::panics))
+            .route("/v1/test/slow", get(limits::slow))
+    } else {
+        routes
+    };
+    // Innermost first: problem documents for the framework's own errors, strict parameters,
+    // JSON bodies only, the body limit, panics as problems, metrics, the timeout, and outermost
+    // the request id and access line.
+    routes
         .fallback(not_found)
         .layer(middleware::map_response(problem::ensure_problem))
-        .layer(middleware::from_fn_with_state(shared.clone(), measure))
+        .layer(middleware::from_fn(input::strict_params))
+        .layer(middleware::from_fn(limits::json_only))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+        .layer(CatchPanicLayer::custom(limits::panic_problem))
+        .layer(middleware::from_fn_with_state(
+            config.request_timeout,
+            limits::timeout,
         ))
+        .layer(middleware::from_fn_with_state(shared.clone(), measure))
+        .layer(middleware::from_fn(request_id::trace))
         .with_state(shared)
 }
 
-/// Serve until `shutdown` completes, then finish the requests in flight.
+/// Serve until `shutdown` completes, then finish the requests in flight. Handlers know each
+/// client's address (for the limit on failed authentications).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn measure(
@@ -199,34 +233,9 @@ async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
 }
 
-/// The caller, from `Authorization: Bearer TOKEN`, within its rate limit.
+/// The caller, from `Authorization: Bearer TOKEN`, within the limits (see [`auth`]).
 async fn principal(s: &Shared, headers: &HeaderMap) -> Result<Principal, Problem> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Problem::from(AppError::Unauthorized))?;
-    let p = s.app.authenticate(token).await?;
-    let second = s.started.elapsed().as_secs();
-    let mut windows = s.windows.lock().await;
-    let w = windows.entry(p.user.id.clone()).or_insert((second, 0));
-    if w.0 != second {
-        *w = (second, 0);
-    }
-    w.1 += 1;
-    if w.1 > s.config.rate_limit {
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            &format!(
-                "more than {} requests in one second with this token",
-                s.config.rate_limit
-            ),
-        ));
-    }
-    Ok(p)
+    auth::principal(&s.app, &s.guard, headers).await
 }
 
 fn reply(r: loanbook_app::Reply) -> Response {
@@ -259,13 +268,7 @@ fn query_int(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Pro
 }
 
 fn body_json(body: &Bytes) -> Result<Value, Problem> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            &format!("the body is not valid JSON: {e}"),
-        )
-    })?;
+    let v = input::parse_json(body)?;
     if !v.is_object() {
         return Err(Problem::invalid("body", "must be a JSON object"));
     }
@@ -286,7 +289,7 @@ fn meta(
             let k = v
                 .to_str()
                 .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .filter(|k| !k.is_empty() && k.len() <= 255 && !k.contains(char::is_control))
                 .ok_or_else(|| {
                     Problem::invalid("Idempotency-Key", "must be 1 to 255 visible characters")
                 })?;

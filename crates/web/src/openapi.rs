@@ -74,7 +74,8 @@ pub const COMMANDS: [(&str, &str, &str); 13] = [
 fn problem_responses() -> Value {
     let p = json!({"description": "A problem document (RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     json!({
-        "400": p, "401": p, "403": p, "404": p, "409": p, "413": p, "422": p, "429": p, "503": p,
+        "400": p, "401": p, "403": p, "404": p, "409": p, "413": p, "415": p, "422": p, "429": p,
+        "500": p, "503": p,
     })
 }
 
@@ -225,6 +226,23 @@ pub fn document() -> Value {
             "responses": with_problems(json!({"201": ok("approve: the command's result"), "200": ok("reject: the request")})),
         }}));
     }
+    paths.insert("/v1/tokens".into(), json!({
+        "post": {
+            "summary": "Create a token for a user and role (admin); the answer shows the secret once",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["user", "role"], "additionalProperties": false, "properties": {
+                "user": {"type": "string", "maxLength": 100},
+                "role": {"type": "string", "enum": ["admin", "credit", "operations", "collections", "auditor", "partner"]},
+                "partner": {"type": "string", "description": "For the partner role: the co-lending partner id"},
+                "expires": {"type": "string", "description": "90d, 12h, 30m, or none (the default)"}}}}}},
+            "responses": with_problems(json!({"201": ok("The token with its secret")})),
+        },
+        "get": {"summary": "Tokens (admin): ids, prefixes, users, lifetimes, never secrets", "responses": with_problems(json!({"200": ok("{tokens}")}))},
+    }));
+    paths.insert("/v1/tokens/{id}/revoke".into(), json!({"post": {
+        "summary": "Revoke a token (admin): 401 for it from now on, in every server",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": with_problems(json!({"200": ok("The token")})),
+    }}));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -240,6 +258,7 @@ pub fn document() -> Value {
             "schemas": {
                 "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+                    "request_id": {"type": "string", "description": "The request's X-Request-Id"},
                     "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "rule": {"type": "string"}}}},
                 }},
                 "Booking": {"type": "object", "required": ["loan_number", "terms"], "additionalProperties": false, "properties": {

@@ -15,8 +15,9 @@ pub struct Problem {
     kind: &'static str,
     detail: String,
     errors: Vec<(String, String)>,
-    /// Seconds after which a retry may succeed (`Retry-After`).
-    retry_after: Option<u32>,
+    /// Seconds for `Retry-After`: set on any problem a retry may cure (a request still in
+    /// progress); 429 and 503 always carry one, 1 unless set.
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -30,12 +31,6 @@ impl Problem {
         }
     }
 
-    /// Tell the client when to retry.
-    pub fn retry_after(mut self, seconds: u32) -> Problem {
-        self.retry_after = Some(seconds);
-        self
-    }
-
     /// Invalid input: 422 naming the field and the rule.
     pub fn invalid(field: &str, rule: &str) -> Problem {
         Problem {
@@ -45,6 +40,12 @@ impl Problem {
             errors: vec![(field.to_owned(), rule.to_owned())],
             retry_after: None,
         }
+    }
+
+    /// Ask the client to wait this many seconds before trying again.
+    pub fn retry_after(mut self, seconds: u64) -> Problem {
+        self.retry_after = Some(seconds);
+        self
     }
 
     fn body(&self) -> Value {
@@ -61,6 +62,9 @@ impl Problem {
                 .map(|(field, rule)| json!({"field": field, "rule": rule}))
                 .collect();
         }
+        if let Some(id) = crate::request_id::current() {
+            v["request_id"] = Value::String(id.to_string());
+        }
         v
     }
 }
@@ -75,6 +79,21 @@ impl IntoResponse for Problem {
         if let Some(s) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"loanbook\""),
+                );
+            }
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(self.retry_after.unwrap_or(1)),
+                );
+            }
+            _ => {}
         }
         res
     }
@@ -148,7 +167,7 @@ pub async fn ensure_problem(res: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
         StatusCode::NOT_FOUND => "not-found",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => "timeout",
         s if s.is_server_error() => "internal",
         _ => "bad-request",
     };
