@@ -8,8 +8,10 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod audit;
 pub mod auth;
 mod catalogue;
+pub mod masking;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -21,8 +23,8 @@ use loanbook_domain::events::{Event, EventKind};
 use loanbook_domain::loan::{self, LoanState};
 use loanbook_domain::terms::{FieldError, Terms};
 use loanbook_store::{
-    Approval, AuditEntry, ChainBreak, CommandWrite, Decision, IdempotencyRecord, LoanFilter,
-    LoanRecord, NewEvent, NewOutbox, Projection, Store, StoreError, User, verify_chain,
+    Approval, AuditEntry, CommandWrite, Decision, IdempotencyRecord, LoanFilter, LoanRecord,
+    NewEvent, NewOutbox, Projection, Store, StoreError, User,
 };
 use serde_json::{Value, json};
 
@@ -1075,12 +1077,6 @@ impl App {
     // -----------------------------------------------------------------------------------------
     // Integrity
     // -----------------------------------------------------------------------------------------
-
-    /// Check the audit chain; the number of records on success.
-    pub async fn verify_audit(&self) -> Result<Result<usize, ChainBreak>, AppError> {
-        let records = self.store.audit_records().await?;
-        Ok(verify_chain(&records).map(|()| records.len()))
-    }
 
     /// Loans whose stored projection differs from a fresh replay of their events.
     pub async fn projection_mismatches(&self) -> Result<Vec<String>, AppError> {

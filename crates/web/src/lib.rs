@@ -6,6 +6,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod audit;
+mod health;
 mod openapi;
 mod problem;
 
@@ -102,6 +104,8 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/approvals", get(approvals).post(decide_by_body))
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/{decision}", post(decide))
+        .merge(audit::routes())
+        .merge(health::routes())
         .fallback(not_found)
         .layer(middleware::map_response(problem::ensure_problem))
         .layer(middleware::from_fn_with_state(shared.clone(), measure))

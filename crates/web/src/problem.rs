@@ -95,7 +95,8 @@ impl From<AppError> for Problem {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &detail)
             }
             AppError::Store(s) => {
-                tracing::error!(error = %s, "store failure");
+                let error = loanbook_app::masking::mask_text(&s.to_string());
+                tracing::error!(%error, "store failure");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -1,0 +1,30 @@
+//! `GET /v1/audit`: the audit log, page by page, for auditors and admins.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::{AppState, Problem, principal, query_int};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/audit", get(audit_log))
+}
+
+/// `?after=SEQ&limit=N`: records after `after` (default 0), at most `limit` (default 100).
+async fn audit_log(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let p = principal(&s, &headers).await?;
+    if let Some(k) = q.keys().find(|k| !matches!(k.as_str(), "after" | "limit")) {
+        return Err(Problem::invalid(k, "is not a parameter of the audit log"));
+    }
+    let after = query_int(&q, "after")?.unwrap_or(0);
+    let limit = query_int(&q, "limit")?.unwrap_or(100);
+    Ok(Json(s.app.audit_log(&p, after, limit).await?).into_response())
+}
