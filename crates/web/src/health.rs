@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{AppState, Problem};
 
@@ -16,6 +16,23 @@ const RETRY_AFTER_SECONDS: &str = "5";
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/health/ready", get(ready))
+}
+
+/// The OpenAPI description of these routes.
+pub(crate) fn paths() -> Vec<(String, Value)> {
+    vec![(
+        "/health/ready".into(),
+        json!({"get": {
+            "summary": "Readiness: whether the database takes writes now",
+            "security": [],
+            "responses": {
+                "200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "503": {"description": "Not ready; see Retry-After",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        "content": {"application/problem+json": {"schema": {"type": "object"}}}},
+            },
+        }}),
+    )]
 }
 
 async fn ready(State(s): State<AppState>) -> Response {
