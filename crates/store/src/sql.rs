@@ -36,21 +36,34 @@ pub struct PgStore {
     audit_key: Option<AuditKey>,
 }
 
-/// A connection given back to the writer pool still inside a transaction (its COMMIT or
-/// ROLLBACK failed, e.g. on a full disk, after the database had already rolled back) would make
-/// every later `BEGIN` fail with "begin_with at non-zero transaction depth". Let any rollback
-/// queued by a dropped transaction run first, then close such a connection instead of reusing
-/// it, so the pool opens a clean one.
+/// A connection given back to a pool still inside a transaction (its COMMIT or ROLLBACK failed,
+/// e.g. on a full disk, after the database had already rolled back) would make every later
+/// `BEGIN` on it fail with "begin_with at non-zero transaction depth". Such a connection is
+/// closed instead of reused, so the pool opens a clean one.
+///
+/// SQLite: a dropped transaction's rollback is queued to the connection's worker; a ping runs
+/// after it, so the depth read then is the one the rollback left.
 #[allow(clippy::type_complexity)]
-fn release_clean<C: sqlx::Connection>(
-    conn: &mut C,
+fn release_clean_sqlite(
+    conn: &mut sqlx::SqliteConnection,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    use sqlx::Connection as _;
     Box::pin(async move {
         if conn.ping().await.is_err() {
             return Ok(false);
         }
         Ok(!conn.is_in_transaction())
     })
+}
+
+/// PostgreSQL: the depth is settled when the rollback is queued; no round trip needed.
+#[allow(clippy::type_complexity)]
+fn release_clean_pg(
+    conn: &mut sqlx::PgConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    use sqlx::Connection as _;
+    let clean = !conn.is_in_transaction();
+    Box::pin(async move { Ok(clean) })
 }
 
 impl SqliteStore {
@@ -84,7 +97,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .after_release(|conn, _| release_clean(conn))
+            .after_release(|conn, _| release_clean_sqlite(conn))
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
@@ -127,7 +140,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .after_release(|conn, _| release_clean(conn))
+            .after_release(|conn, _| release_clean_pg(conn))
             .connect_with(options)
             .await
             .map_err(db_err)?;

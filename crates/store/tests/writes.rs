@@ -33,7 +33,10 @@ macro_rules! on_both {
     };
 }
 
-on_both!(a_failed_write_does_not_poison_the_next_one);
+on_both!(
+    a_failed_write_does_not_poison_the_next_one,
+    a_write_failing_at_commit_does_not_poison_the_next_one,
+);
 
 fn party(name: &str) -> Party {
     Party {
@@ -110,4 +113,49 @@ async fn a_failed_write_does_not_poison_the_next_one(db: &TestDatabase) {
     assert_eq!(s.business_date("main").await.unwrap(), "2024-02-02");
     assert!(s.party("P-asha").await.unwrap().is_some());
     assert_eq!(s.audit_head().await.unwrap().seq, before.seq + 2);
+}
+
+/// Make COMMIT itself fail for a transaction that inserts a party named `late`: a deferred
+/// constraint checked only at commit time.
+async fn fail_at_commit(db: &TestDatabase) {
+    use sqlx::Connection;
+    if db.url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        for q in [
+            "CREATE TABLE commit_guard (book TEXT REFERENCES books (id) DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE TRIGGER late_party AFTER INSERT ON parties WHEN NEW.name = 'late' \
+             BEGIN INSERT INTO commit_guard VALUES ('no such book'); END",
+        ] {
+            sqlx::query(q).execute(&mut c).await.unwrap();
+        }
+    } else {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        for q in [
+            "CREATE FUNCTION late_party() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.name = 'late' THEN RAISE EXCEPTION 'could not write' USING ERRCODE = 'disk_full'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE CONSTRAINT TRIGGER late_party AFTER INSERT ON parties DEFERRABLE INITIALLY DEFERRED \
+             FOR EACH ROW EXECUTE FUNCTION late_party()",
+        ] {
+            sqlx::query(q).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+async fn a_write_failing_at_commit_does_not_poison_the_next_one(db: &TestDatabase) {
+    let s = connect(&db.url).await.unwrap();
+    s.ensure_book("main", "Main", "2024-02-01", "2024-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    fail_at_commit(db).await;
+    let before = s.audit_head().await.unwrap();
+    for _ in 0..3 {
+        let e = s.create_party(&party("late"), &audit()).await.unwrap_err();
+        assert!(!e.to_string().contains("transaction depth"), "{e}");
+    }
+    assert_eq!(s.audit_head().await.unwrap(), before);
+    assert!(s.party("P-late").await.unwrap().is_none());
+    s.create_party(&party("asha"), &audit()).await.unwrap();
+    s.check_writable("2024-02-01T10:00:01Z").await.unwrap();
+    assert_eq!(s.audit_head().await.unwrap().seq, before.seq + 1);
 }
