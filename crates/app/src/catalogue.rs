@@ -10,16 +10,6 @@ use crate::{Action, App, AppError, Principal, Reply, RequestMeta, Role, corrupt,
 /// Fields a product's terms template may not set: they belong to each loan.
 const PER_LOAN: [&str; 2] = ["principal", "disbursement_date"];
 
-/// Detail fields shown only to roles that work with borrowers' identities.
-const PERSONAL: [&str; 6] = [
-    "pan",
-    "aadhaar",
-    "phone",
-    "email",
-    "account_number",
-    "date_of_birth",
-];
-
 fn product_json(v: &ProductVersion) -> Value {
     json!({
         "code": v.code,
@@ -28,18 +18,6 @@ fn product_json(v: &ProductVersion) -> Value {
         "config": serde_json::from_str::<Value>(&v.config).unwrap_or(Value::Null),
         "created_at": v.created_at,
     })
-}
-
-/// Keep the last four characters of an identifier.
-fn mask(v: &Value) -> Value {
-    match v.as_str() {
-        Some(s) => {
-            let n = s.chars().count();
-            let tail: String = s.chars().skip(n.saturating_sub(4)).collect();
-            Value::String(format!("{}{}", "*".repeat(n.saturating_sub(4)), tail))
-        }
-        None => Value::String("****".into()),
-    }
 }
 
 impl App {
@@ -334,13 +312,7 @@ impl App {
         let mut details: Value = serde_json::from_str(&party.details).unwrap_or(Value::Null);
         let privileged = matches!(p.role, Role::Admin | Role::Credit | Role::Operations);
         if !privileged {
-            if let Some(d) = details.as_object_mut() {
-                for k in PERSONAL {
-                    if let Some(v) = d.get_mut(k) {
-                        *v = mask(v);
-                    }
-                }
-            }
+            crate::masking::mask_value(&mut details);
         }
         json!({"id": party.id, "kind": party.kind, "name": party.name, "details": details, "created_at": party.created_at})
     }

@@ -1,11 +1,14 @@
-//! The service commands: `serve`, `admin init`, `token create|list|revoke`, `audit verify`.
+//! The service commands: `serve`, `admin init`, `token create|list|revoke`,
+//! `audit verify|checkpoint`.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use loanbook_app::tokens::{Lifetime, TokenRequest};
 use loanbook_app::{App, Role};
+use loanbook_store::{AuditKey, Checkpoint, OpenOptions};
 use loanbook_web::WebConfig;
 use serde::Deserialize;
 
@@ -21,6 +24,15 @@ pub struct DatabaseArgs {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, env = "LOANBOOK_DATABASE", value_name = "URL")]
     database: Option<String>,
+    /// The audit chain's key (64 hex digits), else `audit_key` in loanbook.toml, else the key
+    /// file beside the database (`loanbook.audit-key` for loanbook.db).
+    #[arg(
+        long,
+        env = "LOANBOOK_AUDIT_KEY",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    audit_key: Option<String>,
 }
 
 #[derive(Args)]
@@ -99,8 +111,18 @@ pub enum BusinessDateCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the audit log's hash chain and name the first broken record.
+    /// Check the audit chain (hashes, head, events, terms; keyed) and name the first broken
+    /// record. Reads only: works on a read-only copy. Exit 0 intact, 1 broken, 2 usage.
     Verify {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Also check that the chain still holds this checkpoint (from `audit checkpoint`).
+        #[arg(long, value_name = "SEQ:HASH")]
+        checkpoint: Option<String>,
+    },
+    /// Write a checkpoint of the chain's head (an outbox message on `audit.checkpoint` and an
+    /// audit record) and print it as SEQ:HASH, to keep outside the database.
+    Checkpoint {
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -114,6 +136,7 @@ struct FileConfig {
     listen: Option<String>,
     rate_limit: Option<u32>,
     auth_failure_limit: Option<u32>,
+    audit_key: Option<String>,
 }
 
 fn file_config() -> Result<FileConfig, Failure> {
@@ -135,18 +158,130 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .context("starting the async runtime")?)
 }
 
-async fn open(db: &DatabaseArgs, file: &FileConfig) -> Result<App, Failure> {
-    let url = db
-        .database
+fn database_url(db: &DatabaseArgs, file: &FileConfig) -> String {
+    db.database
         .clone()
         .or_else(|| file.database.clone())
-        .unwrap_or_else(|| "sqlite://loanbook.db".to_owned());
-    let store = loanbook_store::connect(&url)
+        .unwrap_or_else(|| "sqlite://loanbook.db".to_owned())
+}
+
+/// Where the key file of a database is: beside a SQLite file (`books.db` → `books.audit-key`),
+/// else `loanbook.audit-key` in the current folder.
+fn key_file(url: &str) -> PathBuf {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or_default())
+        .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+    match path {
+        Some(p) => {
+            let p = Path::new(p);
+            let stem = p
+                .file_stem()
+                .map_or("loanbook".into(), |s| s.to_string_lossy().into_owned());
+            p.with_file_name(format!("{stem}.audit-key"))
+        }
+        None => PathBuf::from("loanbook.audit-key"),
+    }
+}
+
+/// The audit key: `--audit-key` / `LOANBOOK_AUDIT_KEY`, else `audit_key` in loanbook.toml,
+/// else the key file beside the database, if there is one.
+fn audit_key(db: &DatabaseArgs, file: &FileConfig, url: &str) -> Result<Option<AuditKey>, Failure> {
+    let parse = |text: &str, from: &str| {
+        AuditKey::from_hex(text).map_err(|e| Failure::Invalid(vec![format!("{from}: {e}")]))
+    };
+    if let Some(k) = &db.audit_key {
+        return parse(k, "--audit-key / LOANBOOK_AUDIT_KEY").map(Some);
+    }
+    if let Some(k) = &file.audit_key {
+        return parse(k, "audit_key in loanbook.toml").map(Some);
+    }
+    let path = key_file(url);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text, &path.display().to_string()).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Failure::Invalid(vec![format!(
+            "cannot read the audit key file {}: {e}",
+            path.display()
+        )])),
+    }
+}
+
+/// Create a new key in the key file of `url` (readable by its owner only) and return it.
+fn create_key_file(url: &str) -> Result<(AuditKey, PathBuf), Failure> {
+    use std::io::Write as _;
+    let path = key_file(url);
+    let key = AuditKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(&path)
+        .with_context(|| format!("creating the audit key file {}", path.display()))?;
+    writeln!(f, "{}", key.to_hex())
+        .with_context(|| format!("writing the audit key file {}", path.display()))?;
+    Ok((key, path))
+}
+
+fn key_advice(path: &Path) {
+    eprintln!(
+        "Created the audit key in {} (readable by you only). Keep a copy away from the \
+         database (a secret store): with it, `loanbook audit verify` proves the audit log \
+         unchanged; without it nobody can reseal an edited log. Give it to the server and the \
+         CLI as LOANBOOK_AUDIT_KEY, `audit_key` in loanbook.toml, --audit-key, or leave the file \
+         where it is.",
+        path.display()
+    );
+}
+
+async fn open_store(
+    url: &str,
+    key: Option<AuditKey>,
+    read_only: bool,
+) -> Result<Arc<dyn loanbook_store::Store>, Failure> {
+    let options = OpenOptions {
+        audit_key: key,
+        read_only,
+    };
+    loanbook_store::connect_with(url, &options)
         .await
-        .map_err(|e| Failure::Other(anyhow::anyhow!("opening {url}: {e}")))?;
+        .map_err(|e| Failure::Other(anyhow::anyhow!("opening {url}: {e}")))
+}
+
+async fn open(db: &DatabaseArgs, file: &FileConfig) -> Result<App, Failure> {
+    let url = database_url(db, file);
+    let key = audit_key(db, file, &url)?;
+    let store = open_store(&url, key, false).await?;
     App::new(store, BOOK)
         .await
         .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))
+}
+
+/// For `serve` and `admin init`: the configured key, or, when the chain is not keyed yet, a new
+/// one written to the key file beside the database.
+async fn key_or_create(db: &DatabaseArgs, file: &FileConfig) -> Result<AuditKey, Failure> {
+    let url = database_url(db, file);
+    if let Some(k) = audit_key(db, file, &url)? {
+        return Ok(k);
+    }
+    let store = open_store(&url, None, false).await?;
+    let head = store
+        .audit_head()
+        .await
+        .map_err(|e| Failure::Other(e.into()))?;
+    if head.scheme == loanbook_store::audit_schemes::KEYED {
+        return Err(Failure::Invalid(vec![
+            "the audit chain of this database is keyed: give its key with LOANBOOK_AUDIT_KEY, audit_key in loanbook.toml or --audit-key".into(),
+        ]));
+    }
+    let (key, path) = create_key_file(&url)?;
+    key_advice(&path);
+    Ok(key)
 }
 
 fn app_failure(e: loanbook_app::AppError) -> Failure {
@@ -185,7 +320,12 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .with_writer(std::io::stderr)
         .init();
     runtime()?.block_on(async move {
-        let app = open(&args.db, &file).await?;
+        let key = key_or_create(&args.db, &file).await?;
+        let url = database_url(&args.db, &file);
+        let store = open_store(&url, Some(key), false).await?;
+        let app = App::new(store, BOOK)
+            .await
+            .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?;
         if app
             .store()
             .user_count()
@@ -246,6 +386,7 @@ pub fn admin(cmd: &AdminCommand) -> Result<(), Failure> {
     let AdminCommand::Init { db, name } = cmd;
     let file = file_config()?;
     runtime()?.block_on(async {
+        key_or_create(db, &file).await?;
         let app = open(db, &file).await?;
         let token = app.admin_init(name).await.map_err(app_failure)?;
         println!("{token}");
@@ -326,22 +467,62 @@ pub fn token(cmd: &TokenCommand) -> Result<(), Failure> {
 }
 
 pub fn audit(cmd: &AuditCommand) -> Result<(), Failure> {
-    let AuditCommand::Verify { db } = cmd;
     let file = file_config()?;
-    runtime()?.block_on(async {
-        let app = open(db, &file).await?;
-        match app
-            .verify_audit()
-            .await
-            .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?
-        {
-            Ok(n) => {
-                println!("audit chain intact: {n} records");
-                Ok(())
-            }
-            Err(b) => Err(Failure::Other(anyhow::anyhow!("{b}"))),
+    match cmd {
+        AuditCommand::Verify { db, checkpoint } => {
+            let checkpoint = checkpoint
+                .as_deref()
+                .map(|c| {
+                    c.parse::<Checkpoint>()
+                        .map_err(|e| Failure::Invalid(vec![format!("--checkpoint: {e}")]))
+                })
+                .transpose()?;
+            let url = database_url(db, &file);
+            let key = audit_key(db, &file, &url)?;
+            runtime()?.block_on(async {
+                // Read-only: no migrations, no book created, nothing written.
+                let store = open_store(&url, key.clone(), true).await?;
+                let outcome = store
+                    .verify_audit(checkpoint.as_ref())
+                    .await
+                    .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?;
+                match outcome {
+                    Err(k) => Err(Failure::Invalid(vec![format!(
+                        "{k} (--audit-key, LOANBOOK_AUDIT_KEY or audit_key in loanbook.toml)"
+                    )])),
+                    Ok(Err(b)) => Err(Failure::Other(anyhow::anyhow!("{b}"))),
+                    Ok(Ok(v)) => {
+                        println!(
+                            "audit chain intact: {} records, head {}:{}",
+                            v.records, v.head_seq, v.head_hash
+                        );
+                        if v.unkeyed > 0 {
+                            let how = if key.is_some() {
+                                "only the keyed records after them and checkpoints protect them"
+                            } else {
+                                "no key was given, so anyone with database access could have resealed them"
+                            };
+                            println!("note: {} records are not keyed: {how}", v.unkeyed);
+                        }
+                        if let Some(c) = &checkpoint {
+                            println!("checkpoint {c} holds");
+                        }
+                        Ok(())
+                    }
+                }
+            })
         }
-    })
+        AuditCommand::Checkpoint { db } => runtime()?.block_on(async {
+            let app = open(db, &file).await?;
+            let c = app.audit_checkpoint(None).await.map_err(app_failure)?;
+            println!("{}:{}", c.seq, c.hash);
+            eprintln!(
+                "checkpoint of {} records at {}, also on the outbox topic audit.checkpoint: keep SEQ:HASH outside the database and check it with `loanbook audit verify --checkpoint`",
+                c.count, c.at
+            );
+            Ok(())
+        }),
+    }
 }
 
 pub fn business_date(cmd: &BusinessDateCommand) -> Result<(), Failure> {

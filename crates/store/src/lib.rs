@@ -21,9 +21,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use audit::{AuditRecord, ChainBreak, GENESIS_HASH, chain_hash, verify_chain};
+pub use audit::EventFacts;
+pub use audit::{
+    AuditHead, AuditKey, AuditRecord, BadAuditKey, ChainBreak, Checkpoint, CheckpointRecord,
+    GENESIS_HASH, KeyRequired, Verified, chain_hash, content_hash, seal, terms_digest,
+    verify_chain,
+};
 pub use sql::{PgStore, SqliteStore};
 pub use tokens::{NewToken, TokenGrant, TokenRecord, Tokens};
+
+/// The names of the audit chain's hashing schemes, as stored in each record.
+pub mod audit_schemes {
+    pub use crate::audit::{
+        SCHEME_KEYED as KEYED, SCHEME_LEGACY as LEGACY, SCHEME_UNKEYED as UNKEYED,
+    };
+}
 
 /// What can go wrong in the store. `VersionConflict` and `Retryable` are for the caller to retry.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +58,9 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The audit chain is keyed and this store has no key (or the wrong one) to extend or check it.
+    #[error("{0}")]
+    AuditKey(String),
 }
 
 impl StoreError {
@@ -468,14 +483,54 @@ pub trait Store: Tokens + Send + Sync {
         position: i64,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    // Audit: the chain's head, pages of it, verification and checkpoints.
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+    /// Audit records after `after`, in order, at most `limit` (1 to 1000).
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Check the chain from one snapshot: every record against its hash (keyed with this
+    /// store's key), the head, the checkpoint if given, the events each command appended and
+    /// each loan's terms. `Err(KeyRequired)` inside when the chain is keyed and this store has
+    /// no key.
+    async fn verify_audit(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<Result<Result<Verified, ChainBreak>, KeyRequired>, StoreError>;
+    /// Write a checkpoint of the current head as an outbox message on `audit.checkpoint` and
+    /// as its own audit record (`audit` is that record, its target set to the head covered).
+    async fn audit_checkpoint(
+        &self,
+        audit: &AuditEntry,
+        outbox_id: &str,
+    ) -> Result<CheckpointRecord, StoreError>;
+
+    /// Whether a write can commit now: rewrites one heartbeat row in a transaction.
+    async fn check_writable(&self, at: &str) -> Result<(), StoreError>;
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The key audit records are sealed with; without one, records are unkeyed (`sha256-v2`),
+    /// and a chain that is keyed already refuses new records.
+    pub audit_key: Option<AuditKey>,
+    /// Open for reading only: no migrations, no writes (SQLite `mode=ro`, PostgreSQL
+    /// read-only transactions). For verifying a copy of the database.
+    pub read_only: bool,
 }
 
 /// Open the database at `url` (`sqlite://PATH` or `postgres://…`) and bring its schema up to date.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with(url, &OpenOptions::default()).await
+}
+
+/// Open the database at `url` with options.
+pub async fn connect_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open_with(url, options).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::open(url).await?))
+        Ok(Arc::new(PgStore::open_with(url, options).await?))
     } else {
         Err(StoreError::BadUrl(url.to_owned()))
     }

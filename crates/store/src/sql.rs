@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -14,11 +14,14 @@ use sqlx::{Postgres, QueryBuilder, Sqlite};
 
 mod tokens;
 
-use crate::audit::{AuditRecord, chain_hash};
+use crate::audit::{
+    AuditHead, AuditKey, AuditRecord, ChainBreak, Checkpoint, CheckpointRecord, EventFacts,
+    EventRow, Evidence, KeyRequired, SCHEME_KEYED, StoredTerms, Verified, content_hash, seal,
+};
 use crate::{
     Approval, Attempt, AuditEntry, Backend, CommandWrite, Decision, Delivery, IdempotencyRecord,
-    KeyReservation, LoanFilter, LoanListing, LoanRecord, OutboxMessage, Party, ProductVersion,
-    Projection, Store, StoreError, StoredEvent, User, WebhookEndpoint,
+    KeyReservation, LoanFilter, LoanListing, LoanRecord, OpenOptions, OutboxMessage, Party,
+    ProductVersion, Projection, Store, StoreError, StoredEvent, User, WebhookEndpoint,
 };
 
 /// SQLite: one writer connection (SQLite admits one writer at a time; queuing in the pool is
@@ -26,25 +29,77 @@ use crate::{
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    audit_key: Option<AuditKey>,
 }
 
 /// PostgreSQL: one pool.
 pub struct PgStore {
     pool: PgPool,
+    audit_key: Option<AuditKey>,
+}
+
+/// A connection given back to a pool still inside a transaction (its COMMIT or ROLLBACK failed,
+/// e.g. on a full disk, after the database had already rolled back) would make every later
+/// `BEGIN` on it fail with "begin_with at non-zero transaction depth". Such a connection is
+/// closed instead of reused, so the pool opens a clean one.
+///
+/// SQLite: a dropped transaction's rollback is queued to the connection's worker; a ping runs
+/// after it, so the depth read then is the one the rollback left.
+#[allow(clippy::type_complexity)]
+fn release_clean_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    use sqlx::Connection as _;
+    Box::pin(async move {
+        if conn.ping().await.is_err() {
+            return Ok(false);
+        }
+        Ok(!conn.is_in_transaction())
+    })
+}
+
+/// PostgreSQL: the depth is settled when the rollback is queued; no round trip needed.
+#[allow(clippy::type_complexity)]
+fn release_clean_pg(
+    conn: &mut sqlx::PgConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    use sqlx::Connection as _;
+    let clean = !conn.is_in_transaction();
+    Box::pin(async move { Ok(clean) })
 }
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
+        SqliteStore::open_with(url, &OpenOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, open: &OpenOptions) -> Result<SqliteStore, StoreError> {
+        let base = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        if open.read_only {
+            // `mode=ro`: nothing is created, migrated or written.
+            let options = base.read_only(true).create_if_missing(false);
+            let reader = SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await
+                .map_err(db_err)?;
+            return Ok(SqliteStore {
+                writer: reader.clone(),
+                reader,
+                audit_key: open.audit_key.clone(),
+            });
+        }
+        let options = base
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_release(|conn, _| release_clean_sqlite(conn))
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
@@ -57,7 +112,11 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            audit_key: open.audit_key.clone(),
+        })
     }
 
     fn writer(&self) -> &SqlitePool {
@@ -71,17 +130,32 @@ impl SqliteStore {
 
 impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, &OpenOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, open: &OpenOptions) -> Result<PgStore, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
+        if open.read_only {
+            options = options.options([("default_transaction_read_only", "on")]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .after_release(|conn, _| release_clean_pg(conn))
+            .connect_with(options)
             .await
             .map_err(db_err)?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(PgStore { pool })
+        if !open.read_only {
+            sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+        }
+        Ok(PgStore {
+            pool,
+            audit_key: open.audit_key.clone(),
+        })
     }
 
     fn writer(&self) -> &PgPool {
@@ -272,43 +346,66 @@ macro_rules! sql_store {
             /// Append one audit record inside `tx`, chained to the head, which the transaction
             /// holds locked until it ends.
             async fn append_audit(
+                &self,
                 tx: &mut sqlx::Transaction<'_, $db>,
                 entry: &AuditEntry,
-            ) -> Result<(), StoreError> {
-                let (seq, prev): (i64, String) = sqlx::query_as(concat!(
-                    "SELECT seq, hash FROM audit_head WHERE id = 1",
+            ) -> Result<i64, StoreError> {
+                self.append_sealed(tx, entry, String::new(), None).await
+            }
+
+            /// Append one audit record sealed over `content_hash` (the events the command
+            /// appended) and, for a booking, the loan's terms hash. Returns its number.
+            async fn append_sealed(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                entry: &AuditEntry,
+                content_hash: String,
+                terms_hash: Option<String>,
+            ) -> Result<i64, StoreError> {
+                let (seq, prev, scheme): (i64, String, String) = sqlx::query_as(concat!(
+                    "SELECT seq, hash, scheme FROM audit_head WHERE id = 1",
                     $lock_head
                 ))
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(db_err)?;
-                let seq = seq + 1;
-                let hash = chain_hash(&prev, seq, entry);
+                if scheme == SCHEME_KEYED && self.audit_key.is_none() {
+                    return Err(StoreError::AuditKey(
+                        "the audit chain is keyed: configure its key (LOANBOOK_AUDIT_KEY, audit_key in loanbook.toml or --audit-key) to write".into(),
+                    ));
+                }
+                let r = seal(&prev, seq + 1, entry, content_hash, terms_hash, self.audit_key.as_ref());
                 let event_ids = serde_json::to_string(&entry.event_ids)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query(
-                    "INSERT INTO audit_log (seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO audit_log (seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash, \
+                     scheme, key_id, content_hash, terms_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
-                .bind(seq)
+                .bind(r.seq)
                 .bind(&entry.at)
                 .bind(&entry.actor)
                 .bind(&entry.action)
                 .bind(&entry.target)
                 .bind(&entry.request_digest)
                 .bind(event_ids)
-                .bind(&prev)
-                .bind(&hash)
+                .bind(&r.prev_hash)
+                .bind(&r.hash)
+                .bind(&r.scheme)
+                .bind(&r.key_id)
+                .bind(&r.content_hash)
+                .bind(&r.terms_hash)
                 .execute(&mut **tx)
                 .await
                 .map_err(db_err)?;
-                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                    .bind(seq)
-                    .bind(&hash)
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, scheme = $3 WHERE id = 1")
+                    .bind(r.seq)
+                    .bind(&r.hash)
+                    .bind(&r.scheme)
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
-                Ok(())
+                Ok(r.seq)
             }
 
             /// Mark a pending approval decided; refused when it is not pending any more.
@@ -395,6 +492,7 @@ macro_rules! sql_store {
             }
 
             async fn commit_in(
+                &self,
                 tx: &mut sqlx::Transaction<'_, $db>,
                 w: &CommandWrite,
             ) -> Result<Vec<i64>, StoreError> {
@@ -513,8 +611,30 @@ macro_rules! sql_store {
                     .await
                     .map_err(db_err)?;
                 }
-                // Last, so the chain head is held locked for as short a time as possible.
-                Self::append_audit(tx, &w.audit).await?;
+                // Last, so the chain head is held locked for as short a time as possible. The
+                // record names and hashes the events as written here, whatever the caller said.
+                let facts: Vec<EventFacts<'_>> = w
+                    .events
+                    .iter()
+                    .zip(&seqs)
+                    .map(|(e, seq)| EventFacts {
+                        loan_id: &w.loan_id,
+                        seq: *seq,
+                        value_date: &e.value_date,
+                        event: &e.event,
+                    })
+                    .collect();
+                let entry = AuditEntry {
+                    event_ids: seqs.iter().map(|s| format!("{}:{s}", w.loan_id)).collect(),
+                    ..w.audit.clone()
+                };
+                self.append_sealed(
+                    tx,
+                    &entry,
+                    content_hash(&facts),
+                    w.new_loan.as_ref().map(|l| l.terms_hash.clone()),
+                )
+                .await?;
                 Ok(seqs)
             }
         }
@@ -576,7 +696,7 @@ macro_rules! sql_store {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::VersionConflict { expected: 0, actual: 1 });
                 }
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -601,7 +721,7 @@ macro_rules! sql_store {
                         db_err(e)
                     }
                 })?;
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -626,7 +746,7 @@ macro_rules! sql_store {
 
             async fn commit(&self, w: &CommandWrite) -> Result<Vec<i64>, StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
-                let seqs = Self::commit_in(&mut tx, w).await?;
+                let seqs = self.commit_in(&mut tx, w).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(seqs)
             }
@@ -851,34 +971,13 @@ macro_rules! sql_store {
             }
 
             async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows: Vec<(i64, String, String, String, String, String, String, String, String)> =
-                    sqlx::query_as(
-                        "SELECT seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash \
-                         FROM audit_log ORDER BY seq",
-                    )
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                rows.into_iter()
-                    .map(|r| {
-                        let event_ids: Vec<String> = serde_json::from_str(&r.6).map_err(|e| {
-                            StoreError::Corrupt(format!("audit record {}: event_ids: {e}", r.0))
-                        })?;
-                        Ok(AuditRecord {
-                            seq: r.0,
-                            entry: AuditEntry {
-                                at: r.1,
-                                actor: r.2,
-                                action: r.3,
-                                target: r.4,
-                                request_digest: r.5,
-                                event_ids,
-                            },
-                            prev_hash: r.7,
-                            hash: r.8,
-                        })
-                    })
-                    .collect()
+                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"
+                ))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                rows.into_iter().map(audit_record).collect()
             }
 
             async fn create_approval(
@@ -906,7 +1005,7 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -943,7 +1042,7 @@ macro_rules! sql_store {
                 if let Some(k) = key {
                     Self::record_key(&mut tx, k, &d.at).await?;
                 }
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -1011,7 +1110,7 @@ macro_rules! sql_store {
                             db_err(e)
                         }
                     })?;
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -1055,7 +1154,7 @@ macro_rules! sql_store {
                 if let Some(k) = key {
                     Self::record_key(&mut tx, k, &p.created_at).await?;
                 }
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -1103,7 +1202,7 @@ macro_rules! sql_store {
                 if let Some(k) = key {
                     Self::record_key(&mut tx, k, &w.created_at).await?;
                 }
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -1260,8 +1359,169 @@ macro_rules! sql_store {
                     })
                     .collect())
             }
+
+            async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+                let (seq, hash, scheme): (i64, String, String) =
+                    sqlx::query_as("SELECT seq, hash, scheme FROM audit_head WHERE id = 1")
+                        .fetch_one(self.reader())
+                        .await
+                        .map_err(db_err)?;
+                Ok(AuditHead { seq, hash, scheme })
+            }
+
+            async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                ))
+                .bind(after)
+                .bind(limit.clamp(1, 1000))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                rows.into_iter().map(audit_record).collect()
+            }
+
+            async fn verify_audit(
+                &self,
+                checkpoint: Option<&Checkpoint>,
+            ) -> Result<Result<Result<Verified, ChainBreak>, KeyRequired>, StoreError> {
+                // One snapshot, so a chain growing meanwhile is not mistaken for a broken one.
+                let mut tx = self.reader().begin().await.map_err(db_err)?;
+                if $backend == Backend::Postgres {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                let (seq, hash, scheme): (i64, String, String) =
+                    sqlx::query_as("SELECT seq, hash, scheme FROM audit_head WHERE id = 1")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"
+                ))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let loans: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT id, terms, terms_hash FROM loans ORDER BY id")
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let events: Vec<(String, i64, String, String)> = sqlx::query_as(
+                    "SELECT loan_id, seq, value_date, event FROM loan_events ORDER BY loan_id, seq",
+                )
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.rollback().await.map_err(db_err)?;
+                let evidence = Evidence {
+                    records: rows.into_iter().map(audit_record).collect::<Result<_, _>>()?,
+                    head: Some(AuditHead { seq, hash, scheme }),
+                    loans: loans
+                        .into_iter()
+                        .map(|l| StoredTerms { loan_id: l.0, terms: l.1, terms_hash: l.2 })
+                        .collect(),
+                    events: events
+                        .into_iter()
+                        .map(|e| EventRow { loan_id: e.0, seq: e.1, value_date: e.2, event: e.3 })
+                        .collect(),
+                };
+                Ok(crate::audit::verify(&evidence, self.audit_key.as_ref(), checkpoint))
+            }
+
+            async fn audit_checkpoint(
+                &self,
+                audit: &AuditEntry,
+                outbox_id: &str,
+            ) -> Result<CheckpointRecord, StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                let (seq, hash): (i64, String) = sqlx::query_as(concat!(
+                    "SELECT seq, hash FROM audit_head WHERE id = 1",
+                    $lock_head
+                ))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let c = CheckpointRecord { seq, hash, count, at: audit.at.clone() };
+                let payload = serde_json::to_string(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO outbox (id, loan_id, topic, payload, created_at) VALUES ($1, NULL, 'audit.checkpoint', $2, $3)",
+                )
+                .bind(outbox_id)
+                .bind(&payload)
+                .bind(&audit.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let entry = AuditEntry {
+                    target: format!("audit/{}:{}", c.seq, c.hash),
+                    ..audit.clone()
+                };
+                self.append_audit(&mut tx, &entry).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(c)
+            }
+
+            async fn check_writable(&self, at: &str) -> Result<(), StoreError> {
+                let mut tx = Self::begin_write(self.writer()).await?;
+                sqlx::query(
+                    "INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                )
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
         }
     };
+}
+
+type AuditRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+const AUDIT_COLUMNS: &str = "seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash, \
+     scheme, key_id, content_hash, terms_hash";
+
+fn audit_record(r: AuditRow) -> Result<AuditRecord, StoreError> {
+    let event_ids: Vec<String> = serde_json::from_str(&r.6)
+        .map_err(|e| StoreError::Corrupt(format!("audit record {}: event_ids: {e}", r.0)))?;
+    Ok(AuditRecord {
+        seq: r.0,
+        entry: AuditEntry {
+            at: r.1,
+            actor: r.2,
+            action: r.3,
+            target: r.4,
+            request_digest: r.5,
+            event_ids,
+        },
+        prev_hash: r.7,
+        hash: r.8,
+        scheme: r.9,
+        key_id: r.10,
+        content_hash: r.11,
+        terms_hash: r.12,
+    })
 }
 
 // SQLite has one writer connection, so the head needs no row lock; PostgreSQL locks the row.

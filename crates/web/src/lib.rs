@@ -6,7 +6,9 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod audit;
 mod auth;
+mod health;
 mod input;
 mod limits;
 mod openapi;
@@ -116,7 +118,9 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/{decision}", post(decide))
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
-        .route("/v1/tokens/{id}/revoke", post(tokens::revoke));
+        .route("/v1/tokens/{id}/revoke", post(tokens::revoke))
+        .merge(audit::routes())
+        .merge(health::routes());
     let routes = if config.test_routes {
         routes
             .route("/v1/test/panic", get(limits::panics))

@@ -195,6 +195,11 @@ pub fn document() -> Value {
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
         "responses": with_problems(json!({"200": ok("The party")})),
     }}));
+    paths.extend(
+        crate::audit::paths()
+            .into_iter()
+            .chain(crate::health::paths()),
+    );
     paths.insert("/v1/webhooks".into(), json!({
         "post": {
             "summary": "Subscribe a URL to outbox topics (admin); the answer shows the signing secret once",

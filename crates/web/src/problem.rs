@@ -132,7 +132,8 @@ impl From<AppError> for Problem {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", &detail).retry_after(1)
             }
             AppError::Store(s) => {
-                tracing::error!(error = %s, "store failure");
+                let error = loanbook_app::masking::mask_text(&s.to_string());
+                tracing::error!(%error, "store failure");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -79,7 +79,7 @@ macro_rules! sql_tokens {
                         db_err(e)
                     }
                 })?;
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -177,7 +177,7 @@ macro_rules! sql_tokens {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                Self::append_audit(&mut tx, audit).await?;
+                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(true)
             }
