@@ -6,7 +6,7 @@ use loanbook_store::{
 };
 use serde_json::{Value, json};
 
-use crate::{App, AppError, Principal, Role, now};
+use crate::{Action, App, AppError, Principal, now};
 
 /// Most records one page of the audit log holds.
 pub const AUDIT_PAGE_LIMIT: i64 = 1000;
@@ -59,12 +59,7 @@ impl App {
         actor: Option<&Principal>,
     ) -> Result<CheckpointRecord, AppError> {
         if let Some(p) = actor {
-            if p.role != Role::Admin {
-                return Err(AppError::Forbidden {
-                    role: p.role.name(),
-                    action: "write audit checkpoints",
-                });
-            }
+            p.require(Action::CheckpointAudit)?;
         }
         let actor_name = actor.map_or("cli".to_owned(), |p| p.user.name.clone());
         let entry = self.audit(&actor_name, "audit_checkpoint", "audit", "", vec![]);
@@ -81,12 +76,7 @@ impl App {
         after: i64,
         limit: i64,
     ) -> Result<Value, AppError> {
-        if !matches!(p.role, Role::Admin | Role::Auditor) {
-            return Err(AppError::Forbidden {
-                role: p.role.name(),
-                action: "read the audit log",
-            });
-        }
+        p.require(Action::ReadAudit)?;
         if after < 0 {
             return Err(AppError::invalid("after", "must be 0 or more"));
         }

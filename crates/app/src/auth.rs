@@ -108,11 +108,12 @@ pub enum Action {
     ManageWebhooks,
     ReadWebhooks,
     ReadAudit,
+    CheckpointAudit,
     ManageProducts,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::Read,
         Action::BookLoan,
         Action::PostPayment,
@@ -132,6 +133,7 @@ impl Action {
         Action::ManageWebhooks,
         Action::ReadWebhooks,
         Action::ReadAudit,
+        Action::CheckpointAudit,
         Action::ManageProducts,
     ];
 
@@ -156,6 +158,7 @@ impl Action {
             Action::ManageWebhooks => "manage_webhooks",
             Action::ReadWebhooks => "read_webhooks",
             Action::ReadAudit => "read_audit",
+            Action::CheckpointAudit => "checkpoint_audit",
             Action::ManageProducts => "manage_products",
         }
     }

@@ -27,6 +27,15 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = principal(&s, &headers).await?;
+    // A token's secret is shown once and stored nowhere, so no stored answer can repeat it: a
+    // retry that is unsure whether the first went through lists the tokens instead.
+    if headers.contains_key("idempotency-key") {
+        return Err(Problem::invalid(
+            "Idempotency-Key",
+            "is not accepted when creating a token: its secret is shown once and never stored; \
+             list the tokens to see whether a retried request made one",
+        ));
+    }
     let v = body_json(&body)?;
     if let Some(o) = v.as_object() {
         if let Some(k) = o

@@ -26,6 +26,7 @@ on_both!(
     a_loss_identification_is_held_under_its_own_name,
     a_receipt_reference_names_one_receipt_forever,
     dates_are_exactly_yyyy_mm_dd,
+    a_token_is_never_created_under_an_idempotency_key,
 );
 
 async fn an_idempotency_key_answers_only_its_own_request(s: Server) {
@@ -487,4 +488,13 @@ async fn dates_are_exactly_yyyy_mm_dd(s: Server) {
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
         assert_eq!(b["errors"][0]["field"], "date", "{b}");
     }
+}
+
+async fn a_token_is_never_created_under_an_idempotency_key(s: Server) {
+    let body = json!({"user": "tara", "role": "auditor"});
+    let (st, b) = s.post(&s.admin, "/v1/tokens", &body, Some("t-1")).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["field"], "Idempotency-Key");
+    let (st, _) = s.post(&s.admin, "/v1/tokens", &body, None).await;
+    assert_eq!(st, StatusCode::CREATED);
 }
