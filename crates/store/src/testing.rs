@@ -115,3 +115,33 @@ fn unique() -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Run each named test, an `async fn(&TestDatabase)`, on a fresh SQLite database and on a fresh
+/// PostgreSQL one: `loanbook_store::on_both_backends!(test_a, test_b);` in a test file.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = loanbook_store::testing::TestDatabase::sqlite();
+                    super::$name(&db).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = loanbook_store::testing::TestDatabase::postgres()
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    super::$name(&db).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}

@@ -9,34 +9,7 @@ use loanbook_store::{
     Store, connect_with, seal, terms_digest,
 };
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::sqlite();
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::postgres()
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+loanbook_store::on_both_backends!(
     an_intact_keyed_chain_verifies,
     an_edited_event_is_caught_at_its_command,
     edited_terms_are_caught_at_the_booking,

@@ -9,34 +9,7 @@ use loanbook_store::{
     WebhookEndpoint, connect, verify_chain,
 };
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::sqlite();
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::postgres()
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+loanbook_store::on_both_backends!(
     migrations_apply_again_without_harm,
     a_command_round_trips_exactly,
     a_stale_version_is_refused_and_changes_nothing,

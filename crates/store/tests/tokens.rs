@@ -6,34 +6,7 @@ use std::sync::Arc;
 use loanbook_store::testing::TestDatabase;
 use loanbook_store::{AuditEntry, NewToken, Store, StoreError, User, connect, verify_chain};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::sqlite();
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::postgres()
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(a_revoked_token_grants_nothing_and_bumps_the_generation);
+loanbook_store::on_both_backends!(a_revoked_token_grants_nothing_and_bumps_the_generation);
 
 fn audit(action: &str, target: &str) -> AuditEntry {
     AuditEntry {

@@ -6,34 +6,7 @@
 use loanbook_store::testing::TestDatabase;
 use loanbook_store::{AuditEntry, Party, connect};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::sqlite();
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::postgres()
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+loanbook_store::on_both_backends!(
     a_failed_write_does_not_poison_the_next_one,
     a_write_failing_at_commit_does_not_poison_the_next_one,
 );

@@ -12,34 +12,7 @@ use loanbook_web::{WebConfig, router, serve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::sqlite();
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = loanbook_store::testing::TestDatabase::postgres()
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    super::$name(&db).await;
-                    db.drop_database().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+loanbook_store::on_both_backends!(
     tokens_are_created_listed_and_revoked_through_the_api_and_audited,
     a_revoked_token_is_refused_at_once_even_when_revoked_by_another_process,
     an_expired_token_is_refused_even_from_the_cache,
