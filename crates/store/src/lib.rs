@@ -329,8 +329,35 @@ pub struct LoanFilter {
     pub limit: i64,
 }
 
+/// The audit log: its records, its head, verification and checkpoints. (Each write appends its
+/// record in its own transaction, so appending is not here.)
 #[async_trait]
-pub trait Store: Tokens + Send + Sync {
+pub trait AuditLog: Send + Sync {
+    /// The audit log in order.
+    async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The chain's head: its last record's seq and hash.
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+    /// Audit records after `after`, in order, at most `limit` (1 to 1000).
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Check the chain from one snapshot: every record against its hash (keyed with this
+    /// store's key), the head, the checkpoint if given, the events each command appended and
+    /// each loan's terms. `Err(KeyRequired)` inside when the chain is keyed and this store has
+    /// no key.
+    async fn verify_audit(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<Result<Result<Verified, ChainBreak>, KeyRequired>, StoreError>;
+    /// Write a checkpoint of the current head as an outbox message on `audit.checkpoint` and
+    /// as its own audit record (`audit` is that record, its target set to the head covered).
+    async fn audit_checkpoint(
+        &self,
+        audit: &AuditEntry,
+        outbox_id: &str,
+    ) -> Result<CheckpointRecord, StoreError>;
+}
+
+#[async_trait]
+pub trait Store: Tokens + AuditLog + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Create a book (tenant) unless it exists.
@@ -393,9 +420,6 @@ pub trait Store: Tokens + Send + Sync {
     ) -> Result<KeyReservation, StoreError>;
     /// Drop a reservation whose request failed, so the key can be used again.
     async fn release_key(&self, scope: &str, key: &str) -> Result<(), StoreError>;
-
-    /// The audit log in order.
-    async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Hold a command for approval, with its audit record and the reply stored under the
     /// request's idempotency key, if it has one.
@@ -483,27 +507,6 @@ pub trait Store: Tokens + Send + Sync {
         position: i64,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
-
-    // Audit: the chain's head, pages of it, verification and checkpoints.
-
-    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
-    /// Audit records after `after`, in order, at most `limit` (1 to 1000).
-    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
-    /// Check the chain from one snapshot: every record against its hash (keyed with this
-    /// store's key), the head, the checkpoint if given, the events each command appended and
-    /// each loan's terms. `Err(KeyRequired)` inside when the chain is keyed and this store has
-    /// no key.
-    async fn verify_audit(
-        &self,
-        checkpoint: Option<&Checkpoint>,
-    ) -> Result<Result<Result<Verified, ChainBreak>, KeyRequired>, StoreError>;
-    /// Write a checkpoint of the current head as an outbox message on `audit.checkpoint` and
-    /// as its own audit record (`audit` is that record, its target set to the head covered).
-    async fn audit_checkpoint(
-        &self,
-        audit: &AuditEntry,
-        outbox_id: &str,
-    ) -> Result<CheckpointRecord, StoreError>;
 
     /// Whether a write can commit now: rewrites one heartbeat row in a transaction.
     async fn check_writable(&self, at: &str) -> Result<(), StoreError>;

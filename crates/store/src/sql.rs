@@ -12,12 +12,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 
+mod audit;
 mod tokens;
 
-use crate::audit::{
-    AuditHead, AuditKey, AuditRecord, ChainBreak, Checkpoint, CheckpointRecord, EventFacts,
-    EventRow, Evidence, KeyRequired, SCHEME_KEYED, StoredTerms, Verified, content_hash, seal,
-};
+use crate::audit::{AuditKey, EventFacts, SCHEME_KEYED, content_hash, seal};
 use crate::{
     Approval, Attempt, AuditEntry, Backend, CommandWrite, Decision, Delivery, IdempotencyRecord,
     KeyReservation, LoanFilter, LoanListing, LoanRecord, OpenOptions, OutboxMessage, Party,
@@ -970,16 +968,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-                    "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"
-                ))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                rows.into_iter().map(audit_record).collect()
-            }
-
             async fn create_approval(
                 &self,
                 a: &Approval,
@@ -1360,114 +1348,6 @@ macro_rules! sql_store {
                     .collect())
             }
 
-            async fn audit_head(&self) -> Result<AuditHead, StoreError> {
-                let (seq, hash, scheme): (i64, String, String) =
-                    sqlx::query_as("SELECT seq, hash, scheme FROM audit_head WHERE id = 1")
-                        .fetch_one(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                Ok(AuditHead { seq, hash, scheme })
-            }
-
-            async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-                    "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-                ))
-                .bind(after)
-                .bind(limit.clamp(1, 1000))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                rows.into_iter().map(audit_record).collect()
-            }
-
-            async fn verify_audit(
-                &self,
-                checkpoint: Option<&Checkpoint>,
-            ) -> Result<Result<Result<Verified, ChainBreak>, KeyRequired>, StoreError> {
-                // One snapshot, so a chain growing meanwhile is not mistaken for a broken one.
-                let mut tx = self.reader().begin().await.map_err(db_err)?;
-                if $backend == Backend::Postgres {
-                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                }
-                let (seq, hash, scheme): (i64, String, String) =
-                    sqlx::query_as("SELECT seq, hash, scheme FROM audit_head WHERE id = 1")
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-                    "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq"
-                ))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let loans: Vec<(String, String, String)> =
-                    sqlx::query_as("SELECT id, terms, terms_hash FROM loans ORDER BY id")
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                let events: Vec<(String, i64, String, String)> = sqlx::query_as(
-                    "SELECT loan_id, seq, value_date, event FROM loan_events ORDER BY loan_id, seq",
-                )
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                tx.rollback().await.map_err(db_err)?;
-                let evidence = Evidence {
-                    records: rows.into_iter().map(audit_record).collect::<Result<_, _>>()?,
-                    head: Some(AuditHead { seq, hash, scheme }),
-                    loans: loans
-                        .into_iter()
-                        .map(|l| StoredTerms { loan_id: l.0, terms: l.1, terms_hash: l.2 })
-                        .collect(),
-                    events: events
-                        .into_iter()
-                        .map(|e| EventRow { loan_id: e.0, seq: e.1, value_date: e.2, event: e.3 })
-                        .collect(),
-                };
-                Ok(crate::audit::verify(&evidence, self.audit_key.as_ref(), checkpoint))
-            }
-
-            async fn audit_checkpoint(
-                &self,
-                audit: &AuditEntry,
-                outbox_id: &str,
-            ) -> Result<CheckpointRecord, StoreError> {
-                let mut tx = Self::begin_write(self.writer()).await?;
-                let (seq, hash): (i64, String) = sqlx::query_as(concat!(
-                    "SELECT seq, hash FROM audit_head WHERE id = 1",
-                    $lock_head
-                ))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let c = CheckpointRecord { seq, hash, count, at: audit.at.clone() };
-                let payload = serde_json::to_string(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "INSERT INTO outbox (id, loan_id, topic, payload, created_at) VALUES ($1, NULL, 'audit.checkpoint', $2, $3)",
-                )
-                .bind(outbox_id)
-                .bind(&payload)
-                .bind(&audit.at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let entry = AuditEntry {
-                    target: format!("audit/{}:{}", c.seq, c.hash),
-                    ..audit.clone()
-                };
-                self.append_audit(&mut tx, &entry).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(c)
-            }
-
             async fn check_writable(&self, at: &str) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
                 sqlx::query(
@@ -1481,47 +1361,6 @@ macro_rules! sql_store {
             }
         }
     };
-}
-
-type AuditRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-);
-
-const AUDIT_COLUMNS: &str = "seq, at, actor, action, target, request_digest, event_ids, prev_hash, hash, \
-     scheme, key_id, content_hash, terms_hash";
-
-fn audit_record(r: AuditRow) -> Result<AuditRecord, StoreError> {
-    let event_ids: Vec<String> = serde_json::from_str(&r.6)
-        .map_err(|e| StoreError::Corrupt(format!("audit record {}: event_ids: {e}", r.0)))?;
-    Ok(AuditRecord {
-        seq: r.0,
-        entry: AuditEntry {
-            at: r.1,
-            actor: r.2,
-            action: r.3,
-            target: r.4,
-            request_digest: r.5,
-            event_ids,
-        },
-        prev_hash: r.7,
-        hash: r.8,
-        scheme: r.9,
-        key_id: r.10,
-        content_hash: r.11,
-        terms_hash: r.12,
-    })
 }
 
 // SQLite has one writer connection, so the head needs no row lock; PostgreSQL locks the row.
