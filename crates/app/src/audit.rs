@@ -14,6 +14,8 @@ pub const AUDIT_PAGE_LIMIT: i64 = 1000;
 fn record_json(r: &AuditRecord) -> Value {
     json!({
         "seq": r.seq,
+        "stream": r.stream,
+        "stream_seq": r.stream_seq,
         "at": r.entry.at,
         "actor": r.entry.actor,
         "action": r.entry.action,
@@ -35,24 +37,27 @@ impl App {
         Ok(self.verify_audit_at(None).await?.map(|v| v.records))
     }
 
-    /// Check the audit chain, its head, the events and terms it covers and, if given, a
-    /// checkpoint kept elsewhere.
+    /// Check every audit stream and its head, the stored checkpoints, the events and terms the
+    /// records cover and, if given, a checkpoint kept elsewhere.
     pub async fn verify_audit_at(
         &self,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<Result<Verified, ChainBreak>, AppError> {
         match self.store.verify_audit(checkpoint).await? {
             Ok(result) => Ok(result),
-            Err(KeyRequired { seq, key_id }) => {
-                Err(AppError::Store(StoreError::AuditKey(format!(
-                    "audit record {seq} is sealed with the key {key_id}: configure the audit key to verify"
-                ))))
-            }
+            Err(KeyRequired {
+                stream,
+                seq,
+                key_id,
+            }) => Err(AppError::Store(StoreError::AuditKey(format!(
+                "audit record {seq} of stream `{stream}` is sealed with the key {key_id}: configure the audit key to verify"
+            )))),
         }
     }
 
-    /// Write a checkpoint of the chain's head: an outbox message on `audit.checkpoint` (for
-    /// anchoring outside the database) and its own audit record. `actor` is `None` only for the
+    /// Write a checkpoint over every audit stream's head: stored with the heads it covers, an
+    /// outbox message on `audit.checkpoint` (for anchoring outside the database) and its own
+    /// audit record. `actor` is `None` only for the
     /// command line; through the API it is for admins.
     pub async fn audit_checkpoint(
         &self,
@@ -87,7 +92,7 @@ impl App {
             ));
         }
         let page = self.store.audit_page(after, limit).await?;
-        let head = self.store.audit_head().await?;
+        let newest = self.store.audit_newest().await?;
         let next = if page.len() as i64 == limit {
             page.last().map(|r| r.seq)
         } else {
@@ -96,7 +101,7 @@ impl App {
         Ok(json!({
             "items": page.iter().map(record_json).collect::<Vec<_>>(),
             "next_after": next,
-            "head": {"seq": head.seq, "hash": head.hash},
+            "head": newest.map(|r| json!({"seq": r.seq, "stream": r.stream, "hash": r.hash})),
         }))
     }
 

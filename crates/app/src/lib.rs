@@ -501,6 +501,7 @@ impl App {
             at,
             loan_id: id.clone(),
             expected_version: 0,
+            snapshot: None,
             projection: projection(&id, version, &state),
             new_loan: Some(record),
             events: events
@@ -637,6 +638,7 @@ impl App {
             loan_id: loan_id.to_owned(),
             expected_version: version,
             new_loan: None,
+            snapshot: None,
             events: vec![NewEvent {
                 value_date: new.date.to_string(),
                 event: event_json(&new, loaded.terms.currency),

@@ -111,8 +111,9 @@ pub enum BusinessDateCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the audit chain (hashes, head, events, terms; keyed) and name the first broken
-    /// record. Reads only: works on a read-only copy. Exit 0 intact, 1 broken, 2 usage.
+    /// Check the audit log at both levels: every stream's chain and head (hashes, events, terms;
+    /// keyed), then every checkpoint and the heads it covered; name the first broken record.
+    /// Reads only: works on a read-only copy. Exit 0 intact, 1 broken, 2 usage.
     Verify {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -120,8 +121,9 @@ pub enum AuditCommand {
         #[arg(long, value_name = "SEQ:HASH")]
         checkpoint: Option<String>,
     },
-    /// Write a checkpoint of the chain's head (an outbox message on `audit.checkpoint` and an
-    /// audit record) and print it as SEQ:HASH, to keep outside the database.
+    /// Write a checkpoint over every stream's head (stored with those heads, an outbox message
+    /// on `audit.checkpoint` and an audit record) and print it as SEQ:HASH, to keep outside the
+    /// database.
     Checkpoint {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -270,11 +272,11 @@ async fn key_or_create(db: &DatabaseArgs, file: &FileConfig) -> Result<AuditKey,
         return Ok(k);
     }
     let store = open_store(&url, None, false).await?;
-    let head = store
-        .audit_head()
+    let keyed = store
+        .audit_keyed()
         .await
         .map_err(|e| Failure::Other(e.into()))?;
-    if head.scheme == loanbook_store::audit_schemes::KEYED {
+    if keyed {
         return Err(Failure::Invalid(vec![
             "the audit chain of this database is keyed: give its key with LOANBOOK_AUDIT_KEY, audit_key in loanbook.toml or --audit-key".into(),
         ]));
@@ -493,9 +495,16 @@ pub fn audit(cmd: &AuditCommand) -> Result<(), Failure> {
                     Ok(Err(b)) => Err(Failure::Other(anyhow::anyhow!("{b}"))),
                     Ok(Ok(v)) => {
                         println!(
-                            "audit chain intact: {} records, head {}:{}",
-                            v.records, v.head_seq, v.head_hash
+                            "audit log intact: {} records in {} streams, each chained to its head",
+                            v.records, v.streams
                         );
+                        match &v.last_checkpoint {
+                            Some(c) => println!(
+                                "{} checkpoints hold, the latest {c}",
+                                v.checkpoints
+                            ),
+                            None => println!("no checkpoint written yet"),
+                        }
                         if v.unkeyed > 0 {
                             let how = if key.is_some() {
                                 "only the keyed records after them and checkpoints protect them"
@@ -517,8 +526,8 @@ pub fn audit(cmd: &AuditCommand) -> Result<(), Failure> {
             let c = app.audit_checkpoint(None).await.map_err(app_failure)?;
             println!("{}:{}", c.seq, c.hash);
             eprintln!(
-                "checkpoint of {} records at {}, also on the outbox topic audit.checkpoint: keep SEQ:HASH outside the database and check it with `loanbook audit verify --checkpoint`",
-                c.count, c.at
+                "checkpoint of {} streams ({} records) at {}, also on the outbox topic audit.checkpoint: keep SEQ:HASH outside the database and check it with `loanbook audit verify --checkpoint`",
+                c.streams, c.count, c.at
             );
             Ok(())
         }),

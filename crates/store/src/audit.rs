@@ -1,7 +1,24 @@
-//! The audit log's hash chain. Each record's hash covers its content, the hash of the events its
-//! command appended (and, for a booking, the loan's terms hash) and the previous record's hash,
-//! so changing, removing, inserting or reordering a record, or editing an event or a loan's
-//! terms, breaks the chain at a record that [`verify`] names.
+//! The audit log: one hash chain per stream, and book-level checkpoints over every stream's head.
+//!
+//! Each record belongs to the stream of its target ([`stream_of`]: `loan:ID`, `product:CODE`,
+//! `user:NAME`, `token:ID`, `approval:ID`, `book`, `audit`, …) and carries its number in that
+//! stream and the previous hash of that stream, so writers to different streams (two loans) never
+//! wait for each other. Its hash covers its content, the hash of the events its command appended
+//! (and, for a booking, the loan's terms hash) and the previous hash, so changing, removing,
+//! inserting or reordering a record, or editing an event or a loan's terms, breaks its stream at
+//! a record that [`verify`](verify::verify) names. A heads table holds each stream's last number
+//! and hash, so deleting a stream's newest records is caught too.
+//!
+//! A checkpoint ([`CheckpointRecord`]) is a keyed hash over every stream's head (stream, number,
+//! hash), chained to the checkpoint before it and stored with the heads it covered; each is
+//! also an audit record of the `audit` stream and an outbox message on `audit.checkpoint`, to
+//! keep outside the database. Verification checks that every head a checkpoint covered is still
+//! a record of its stream with that hash, so cutting a stream back (records and head together)
+//! or dropping a whole stream is caught once a checkpoint covered it.
+//!
+//! Records written before streams existed form one chain; the migration made it the `book`
+//! stream's beginning, numbers unchanged (they are what was hashed), and new `book` records
+//! continue it. No record is resealed.
 //!
 //! Records are sealed with HMAC-SHA256 under a key kept outside the database ([`AuditKey`]), so
 //! someone who can write to the database alone cannot recompute the hashes after an edit. Three
@@ -10,16 +27,51 @@
 //! - `sha256-v2`: records written by a store opened without a key (tests, development);
 //! - `hmac-sha256`: records sealed with the key whose fingerprint is the record's `key_id`.
 //!
-//! An unkeyed record after a keyed one is a break: it can only be a keyed record rewritten.
+//! Within a stream, an unkeyed record after a keyed one is a break: it can only be a keyed
+//! record rewritten. A store with a key never writes unkeyed records, and one without a key
+//! refuses to write once any stream is keyed.
 
-use std::collections::{HashMap, HashSet};
+mod verify;
+
 use std::str::FromStr;
 
+use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::AuditEntry;
+use crate::StoreError;
+
+pub use verify::{
+    ChainBreak, EventRow, Evidence, KeyRequired, StoredTerms, Verified, verify, verify_chain,
+};
+
+/// The audit facts of one command; the store numbers and chains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// SHA-256 of the request as received.
+    pub request_digest: String,
+    /// Ids of the events the command appended (`loan_id:seq`).
+    pub event_ids: Vec<String>,
+}
+
+/// The stream a record of `target` belongs to: `kind:id` for `kind/id[/…]` (`loan/L1` →
+/// `loan:L1`), and the book and the audit log itself as one stream each (`book`, `audit`).
+pub fn stream_of(target: &str) -> String {
+    let mut parts = target.splitn(3, '/');
+    let kind = parts.next().unwrap_or_default();
+    match (kind, parts.next()) {
+        ("book" | "audit", _) | (_, None) => kind.to_owned(),
+        (_, Some(id)) => format!("{kind}:{id}"),
+    }
+}
+
+/// The stream that continues the chain written before streams existed.
+pub const BOOK_STREAM: &str = "book";
 
 /// The hash before the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -33,7 +85,14 @@ pub const SCHEME_KEYED: &str = "hmac-sha256";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
+    /// The record's position in the whole log, in write order: for paging. Not hashed, and
+    /// PostgreSQL may leave gaps (a rolled-back write); the stream numbers are what is chained.
     pub seq: i64,
+    /// The stream it belongs to ([`stream_of`] its target; `book` for records written before
+    /// streams existed).
+    pub stream: String,
+    /// Its number in its stream, from 1: hashed.
+    pub stream_seq: i64,
     #[serde(flatten)]
     pub entry: AuditEntry,
     /// SHA-256 (hex) over the events the command appended (loan, seq, value date, event JSON);
@@ -45,19 +104,21 @@ pub struct AuditRecord {
     pub scheme: String,
     /// For keyed records, the fingerprint of the key ([`AuditKey::id`]).
     pub key_id: Option<String>,
+    /// The hash of the record before it in its stream.
     pub prev_hash: String,
     pub hash: String,
 }
 
-/// The chain's head as stored: the last record's number and hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditHead {
+/// A stream's head as stored: its last record's number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct StreamHead {
+    pub stream: String,
     pub seq: i64,
     pub hash: String,
     pub scheme: String,
 }
 
-/// A head seen at some time and kept elsewhere: `SEQ:HASH`.
+/// A checkpoint seen at some time and kept elsewhere: `SEQ:HASH`, its number and hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seq: i64,
@@ -92,13 +153,101 @@ impl std::fmt::Display for Checkpoint {
     }
 }
 
-/// What a checkpoint command wrote: the head it covers, the count of records then, and when.
+/// What a checkpoint command wrote: its number and hash, how many streams and records it
+/// covered, and when. (The heads it covered are stored with it, see [`StoredCheckpoint`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointRecord {
     pub seq: i64,
     pub hash: String,
+    pub streams: i64,
+    /// The records in the log then.
     pub count: i64,
     pub at: String,
+}
+
+/// One stream's head as a checkpoint covered it: `(stream, seq, hash)`.
+pub type CoveredHead = (String, i64, String);
+
+/// A checkpoint as stored: the heads it covered, chained to the checkpoint before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    pub seq: i64,
+    pub at: String,
+    /// Sorted by stream.
+    pub heads: Vec<CoveredHead>,
+    pub records: i64,
+    pub scheme: String,
+    pub key_id: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The canonical body of a checkpoint.
+fn checkpoint_body(c: &StoredCheckpoint) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Hashed<'a> {
+        seq: i64,
+        at: &'a str,
+        heads: &'a [CoveredHead],
+        records: i64,
+        scheme: &'a str,
+        key_id: Option<&'a str>,
+    }
+    let mut body = b"loanbook audit checkpoint\n".to_vec();
+    body.extend(c.prev_hash.as_bytes());
+    body.push(b'\n');
+    body.extend(
+        serde_json::to_vec(&Hashed {
+            seq: c.seq,
+            at: &c.at,
+            heads: &c.heads,
+            records: c.records,
+            scheme: &c.scheme,
+            key_id: c.key_id.as_deref(),
+        })
+        .unwrap_or_default(),
+    );
+    body
+}
+
+/// The hash a checkpoint must carry under its scheme: `None` for a scheme checkpoints do not
+/// use.
+fn checkpoint_hash(c: &StoredCheckpoint, key: Option<&AuditKey>) -> Option<String> {
+    let body = checkpoint_body(c);
+    match (c.scheme.as_str(), key) {
+        (SCHEME_UNKEYED, _) => Some(hex::encode(Sha256::digest(&body))),
+        (SCHEME_KEYED, Some(k)) => Some(hmac_hex(k, &body)),
+        _ => None,
+    }
+}
+
+/// Seal the next checkpoint over `heads` (sorted here), after the one whose hash is `prev_hash`.
+pub fn seal_checkpoint(
+    prev_hash: &str,
+    seq: i64,
+    at: &str,
+    mut heads: Vec<CoveredHead>,
+    records: i64,
+    key: Option<&AuditKey>,
+) -> StoredCheckpoint {
+    heads.sort();
+    let mut c = StoredCheckpoint {
+        seq,
+        at: at.to_owned(),
+        heads,
+        records,
+        scheme: if key.is_some() {
+            SCHEME_KEYED
+        } else {
+            SCHEME_UNKEYED
+        }
+        .to_owned(),
+        key_id: key.map(AuditKey::id),
+        prev_hash: prev_hash.to_owned(),
+        hash: String::new(),
+    };
+    c.hash = checkpoint_hash(&c, key).unwrap_or_default();
+    c
 }
 
 /// The key the chain is sealed with: 32 bytes, kept outside the database.
@@ -204,7 +353,7 @@ pub fn chain_hash(prev_hash: &str, seq: i64, entry: &AuditEntry) -> String {
 }
 
 /// The canonical body of a `sha256-v2` or `hmac-sha256` record.
-fn body_v2(r: &AuditRecord) -> Vec<u8> {
+pub(crate) fn body_v2(r: &AuditRecord) -> Vec<u8> {
     #[derive(Serialize)]
     struct Hashed<'a> {
         seq: i64,
@@ -223,7 +372,7 @@ fn body_v2(r: &AuditRecord) -> Vec<u8> {
     body.push(b'\n');
     body.extend(
         serde_json::to_vec(&Hashed {
-            seq: r.seq,
+            seq: r.stream_seq,
             at: &r.entry.at,
             actor: &r.entry.actor,
             action: &r.entry.action,
@@ -240,7 +389,7 @@ fn body_v2(r: &AuditRecord) -> Vec<u8> {
     body
 }
 
-fn hmac_hex(key: &AuditKey, body: &[u8]) -> String {
+pub(crate) fn hmac_hex(key: &AuditKey, body: &[u8]) -> String {
     // HMAC takes a key of any length, so this cannot fail.
     let mut mac = match Hmac::<Sha256>::new_from_slice(&key.0) {
         Ok(m) => m,
@@ -250,7 +399,8 @@ fn hmac_hex(key: &AuditKey, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Build the next record after `prev_hash`: keyed when there is a key.
+/// Build the next record of its target's stream, numbered `seq` in it, after `prev_hash`:
+/// keyed when there is a key. Its position in the whole log (`seq`) is the database's to give.
 pub fn seal(
     prev_hash: &str,
     seq: i64,
@@ -260,7 +410,9 @@ pub fn seal(
     key: Option<&AuditKey>,
 ) -> AuditRecord {
     let mut r = AuditRecord {
-        seq,
+        seq: 0,
+        stream: stream_of(&entry.target),
+        stream_seq: seq,
         entry: entry.clone(),
         content_hash,
         terms_hash,
@@ -282,416 +434,36 @@ pub fn seal(
     r
 }
 
-/// The first record that does not fit the chain.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("audit record {seq} is broken: {reason}")]
-pub struct ChainBreak {
-    pub seq: i64,
-    pub reason: String,
-}
-
-fn broken(seq: i64, reason: impl Into<String>) -> ChainBreak {
-    ChainBreak {
-        seq,
-        reason: reason.into(),
-    }
-}
-
-/// Keyed records were found but no key was given to check them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "audit record {seq} is sealed with a key (id {key_id}): give the audit key to verify the chain"
-)]
-pub struct KeyRequired {
-    pub seq: i64,
-    pub key_id: String,
-}
-
-/// A loan's terms as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredTerms {
-    pub loan_id: String,
-    pub terms: String,
-    pub terms_hash: String,
-}
-
-/// One row of `loan_events` as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRow {
-    pub loan_id: String,
-    pub seq: i64,
-    pub value_date: String,
-    pub event: String,
-}
-
-/// Everything verification reads, from one snapshot of the database.
-#[derive(Debug, Clone, Default)]
-pub struct Evidence {
-    pub records: Vec<AuditRecord>,
-    pub head: Option<AuditHead>,
-    pub loans: Vec<StoredTerms>,
-    pub events: Vec<EventRow>,
-}
-
-/// What a successful verification saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verified {
-    pub records: usize,
-    /// Records sealed with the key.
-    pub keyed: usize,
-    /// Records before the first keyed one, which only the first keyed record (and any
-    /// checkpoint) protects.
-    pub unkeyed: usize,
-    pub head_seq: i64,
-    pub head_hash: String,
-}
-
-/// Check the chain, its head, the events and terms it covers, and optionally a checkpoint.
-pub fn verify(
-    ev: &Evidence,
-    key: Option<&AuditKey>,
-    checkpoint: Option<&Checkpoint>,
-) -> Result<Result<Verified, ChainBreak>, KeyRequired> {
-    let events: HashMap<(&str, i64), &EventRow> = ev
-        .events
-        .iter()
-        .map(|e| ((e.loan_id.as_str(), e.seq), e))
-        .collect();
-    let loans: HashMap<&str, &StoredTerms> =
-        ev.loans.iter().map(|l| (l.loan_id.as_str(), l)).collect();
-    let mut covered: HashSet<(&str, i64)> = HashSet::new();
-    let mut booked: HashMap<&str, i64> = HashMap::new();
-    let mut prev = GENESIS_HASH.to_owned();
-    let (mut keyed, mut unkeyed) = (0usize, 0usize);
-    let mut last_legacy = true;
-    for (expected, r) in (1..).zip(&ev.records) {
-        if r.seq != expected {
-            return Ok(Err(broken(
-                expected,
-                format!(
-                    "it is missing (the next stored record is {}): records were deleted",
-                    r.seq
-                ),
-            )));
-        }
-        if r.prev_hash != prev {
-            return Ok(Err(broken(
-                r.seq,
-                "its previous hash is not the hash of the record before it: records were removed, inserted or reordered",
-            )));
-        }
-        let hash = match r.scheme.as_str() {
-            SCHEME_LEGACY => {
-                if !last_legacy {
-                    return Ok(Err(broken(
-                        r.seq,
-                        "it claims the legacy scheme after newer records: it was rewritten",
-                    )));
-                }
-                unkeyed += 1;
-                chain_hash(&r.prev_hash, r.seq, &r.entry)
-            }
-            SCHEME_UNKEYED => {
-                last_legacy = false;
-                if keyed > 0 {
-                    return Ok(Err(broken(
-                        r.seq,
-                        "it is not keyed but records before it are: a keyed record was rewritten",
-                    )));
-                }
-                unkeyed += 1;
-                hex::encode(Sha256::digest(body_v2(r)))
-            }
-            SCHEME_KEYED => {
-                last_legacy = false;
-                let record_key = r.key_id.clone().unwrap_or_default();
-                let Some(k) = key else {
-                    return Err(KeyRequired {
-                        seq: r.seq,
-                        key_id: record_key,
-                    });
-                };
-                if record_key != k.id() {
-                    return Ok(Err(broken(
-                        r.seq,
-                        format!(
-                            "it was sealed with the key {record_key}, not with the given key {}",
-                            k.id()
-                        ),
-                    )));
-                }
-                keyed += 1;
-                hmac_hex(k, &body_v2(r))
-            }
-            other => {
-                return Ok(Err(broken(r.seq, format!("unknown scheme `{other}`"))));
-            }
-        };
-        if hash != r.hash {
-            return Ok(Err(broken(r.seq, "its content does not match its hash")));
-        }
-        let mut appended = Vec::with_capacity(r.entry.event_ids.len());
-        for id in &r.entry.event_ids {
-            let parsed = id
-                .rsplit_once(':')
-                .and_then(|(loan, seq)| seq.parse::<i64>().ok().map(|s| (loan, s)));
-            let Some(k) = parsed else {
-                return Ok(Err(broken(r.seq, format!("event id `{id}` is malformed"))));
-            };
-            covered.insert(k);
-            match events.get(&k) {
-                Some(e) => appended.push(EventFacts {
-                    loan_id: &e.loan_id,
-                    seq: e.seq,
-                    value_date: &e.value_date,
-                    event: &e.event,
-                }),
-                None if r.scheme == SCHEME_LEGACY => {}
-                None => {
-                    return Ok(Err(broken(
-                        r.seq,
-                        format!("its event {id} is missing from the loan's events"),
-                    )));
-                }
-            }
-        }
-        if r.scheme != SCHEME_LEGACY {
-            if content_hash(&appended) != r.content_hash {
-                return Ok(Err(broken(
-                    r.seq,
-                    format!(
-                        "the events it appended ({}) were changed",
-                        r.entry.event_ids.join(", ")
-                    ),
-                )));
-            }
-            if let Some(th) = &r.terms_hash {
-                let loan_id = r.entry.target.strip_prefix("loan/").unwrap_or_default();
-                booked.insert(loan_id, r.seq);
-                match loans.get(loan_id) {
-                    None => {
-                        return Ok(Err(broken(
-                            r.seq,
-                            format!("the loan `{loan_id}` it booked is missing"),
-                        )));
-                    }
-                    Some(l) if &l.terms_hash != th => {
-                        return Ok(Err(broken(
-                            r.seq,
-                            format!(
-                                "the stored terms hash of loan `{loan_id}` is not the one booked"
-                            ),
-                        )));
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        prev = r.hash.clone();
-    }
-    let last = ev.records.last().map_or(0, |r| r.seq);
-    if let Some(h) = &ev.head {
-        if h.seq > last {
-            return Ok(Err(broken(
-                last + 1,
-                format!(
-                    "it is missing: the chain's head is record {}, the last stored record is {last}: the newest records were deleted",
-                    h.seq
-                ),
-            )));
-        }
-        if h.seq < last {
-            return Ok(Err(broken(
-                h.seq + 1,
-                format!("it is past the chain's head (record {})", h.seq),
-            )));
-        }
-        if h.hash != prev {
-            return Ok(Err(broken(last, "its hash is not the chain's head hash")));
-        }
-    }
-    if let Some(c) = checkpoint {
-        match usize::try_from(c.seq - 1)
-            .ok()
-            .and_then(|i| ev.records.get(i))
-        {
-            None => {
-                return Ok(Err(broken(
-                    c.seq,
-                    format!("it is in the checkpoint but missing: the chain ends at record {last}"),
-                )));
-            }
-            Some(r) if r.hash != c.hash => {
-                return Ok(Err(broken(c.seq, "its hash is not the checkpoint's")));
-            }
-            Some(_) => {}
-        }
-    }
-    for l in &ev.loans {
-        if terms_digest(&l.terms) != l.terms_hash {
-            let seq = booked.get(l.loan_id.as_str()).copied().unwrap_or(last);
-            return Ok(Err(broken(
-                seq,
-                format!(
-                    "the stored terms of loan `{}` do not hash to its terms hash",
-                    l.loan_id
-                ),
-            )));
-        }
-    }
-    for e in &ev.events {
-        if !covered.contains(&(e.loan_id.as_str(), e.seq)) {
-            let seq = booked.get(e.loan_id.as_str()).copied().unwrap_or(last);
-            return Ok(Err(broken(
-                seq,
-                format!(
-                    "event {}:{} is in no audit record: it was inserted",
-                    e.loan_id, e.seq
-                ),
-            )));
-        }
-    }
-    Ok(Ok(Verified {
-        records: ev.records.len(),
-        keyed,
-        unkeyed,
-        head_seq: last,
-        head_hash: prev,
-    }))
-}
-
-/// Check the records alone (in order) from the genesis hash, without a key: for unkeyed chains.
-pub fn verify_chain(records: &[AuditRecord]) -> Result<(), ChainBreak> {
-    let mut prev = GENESIS_HASH.to_owned();
-    for (expected, r) in (1..).zip(records) {
-        if r.seq != expected {
-            return Err(broken(
-                r.seq,
-                format!("expected record {expected}: records are missing"),
-            ));
-        }
-        if r.prev_hash != prev {
-            return Err(broken(
-                r.seq,
-                "its previous hash is not the hash of the record before it",
-            ));
-        }
-        let h = match r.scheme.as_str() {
-            SCHEME_LEGACY => chain_hash(&r.prev_hash, r.seq, &r.entry),
-            SCHEME_UNKEYED => hex::encode(Sha256::digest(body_v2(r))),
-            _ => return Err(broken(r.seq, "it is keyed: verify it with the key")),
-        };
-        if h != r.hash {
-            return Err(broken(r.seq, "its content does not match its hash"));
-        }
-        prev = h;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(action: &str) -> AuditEntry {
-        AuditEntry {
-            at: "2024-01-01T00:00:00Z".into(),
-            actor: "ops".into(),
-            action: action.into(),
-            target: "book/main".into(),
-            request_digest: "d".into(),
-            event_ids: vec![],
-        }
-    }
-
-    fn chain(n: i64, key: Option<&AuditKey>) -> Vec<AuditRecord> {
-        let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let r = seal(
-                    &prev,
-                    seq,
-                    &entry(&format!("a{seq}")),
-                    String::new(),
-                    None,
-                    key,
-                );
-                prev = r.hash.clone();
-                r
-            })
-            .collect()
-    }
-
-    fn evidence(records: Vec<AuditRecord>) -> Evidence {
-        let head = records.last().map(|r| AuditHead {
-            seq: r.seq,
-            hash: r.hash.clone(),
-            scheme: r.scheme.clone(),
-        });
-        Evidence {
-            records,
-            head,
-            ..Evidence::default()
-        }
-    }
-
-    #[test]
-    fn a_chain_verifies_and_names_the_first_broken_record() {
-        let mut records = chain(5, None);
-        assert_eq!(verify_chain(&records), Ok(()));
-        records[2].entry.actor = "someone else".into();
-        assert_eq!(verify_chain(&records).map_err(|b| b.seq), Err(3));
-        let mut records = chain(5, None);
-        records.remove(1);
-        assert_eq!(verify_chain(&records).map_err(|b| b.seq), Err(3));
-    }
-
-    #[test]
-    fn a_keyed_chain_needs_its_key_and_refuses_another() {
-        let key = AuditKey::generate();
-        let ev = evidence(chain(3, Some(&key)));
-        assert_eq!(verify(&ev, Some(&key), None).map(|r| r.is_ok()), Ok(true));
-        assert!(verify(&ev, None, None).is_err());
-        let other = AuditKey::generate();
-        assert_eq!(
-            verify(&ev, Some(&other), None).map(|r| r.map_err(|b| b.seq)),
-            Ok(Err(1))
-        );
-    }
-
-    #[test]
-    fn rehashing_without_the_key_is_caught() {
-        let key = AuditKey::generate();
-        let mut records = chain(4, Some(&key));
-        // Edit record 2 and reseal it and the rest without the key, as unkeyed records.
-        records[1].entry.actor = "intruder".into();
-        let mut prev = records[0].hash.clone();
-        for r in records.iter_mut().skip(1) {
-            *r = seal(&prev, r.seq, &r.entry, String::new(), None, None);
-            prev = r.hash.clone();
-        }
-        let ev = evidence(records);
-        assert_eq!(
-            verify(&ev, Some(&key), None).map(|r| r.map_err(|b| b.seq)),
-            Ok(Err(2))
-        );
-    }
-
-    #[test]
-    fn keys_round_trip_through_hex_and_hide_in_debug() {
-        let k = AuditKey::generate();
-        assert_eq!(AuditKey::from_hex(&k.to_hex()), Ok(k.clone()));
-        assert!(AuditKey::from_hex("abc").is_err());
-        assert!(!format!("{k:?}").contains(&k.to_hex()));
-        assert_eq!(k.id().len(), 16);
-    }
-
-    #[test]
-    fn checkpoints_parse_and_print() {
-        let c: Checkpoint = format!("12:{}", "Ab".repeat(32)).parse().unwrap();
-        assert_eq!(c.seq, 12);
-        assert_eq!(c.to_string(), format!("12:{}", "ab".repeat(32)));
-        assert!("x:y".parse::<Checkpoint>().is_err());
-        assert!("0:00".parse::<Checkpoint>().is_err());
-    }
+/// The audit log: its records, its streams' heads, verification and checkpoints. (Each write
+/// appends its record in its own transaction, so appending is not here.)
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// The audit log in write order.
+    async fn audit_records(&self) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Every stream's head, by stream.
+    async fn audit_heads(&self) -> Result<Vec<StreamHead>, StoreError>;
+    /// The newest record written, if any.
+    async fn audit_newest(&self) -> Result<Option<AuditRecord>, StoreError>;
+    /// Whether any stream is sealed with a key (a store without a key then refuses to write).
+    async fn audit_keyed(&self) -> Result<bool, StoreError>;
+    /// Audit records after position `after`, in write order, at most `limit` (1 to 1000).
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The stored checkpoints, oldest first.
+    async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+    /// Check the log from one snapshot: every stream's records against their hashes (keyed with
+    /// this store's key) and its head, every stored checkpoint and the heads it covered, the
+    /// given checkpoint kept elsewhere, the events each command appended and each loan's terms.
+    /// `Err(KeyRequired)` inside when the log is keyed and this store has no key.
+    async fn verify_audit(
+        &self,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<Result<Result<Verified, ChainBreak>, KeyRequired>, StoreError>;
+    /// Write a checkpoint over every stream's head, store it with those heads, send it as an
+    /// outbox message on `audit.checkpoint` and append its own audit record (`audit` is that
+    /// record; its target is set to `audit/SEQ:HASH`).
+    async fn audit_checkpoint(
+        &self,
+        audit: &AuditEntry,
+        outbox_id: &str,
+    ) -> Result<CheckpointRecord, StoreError>;
 }

@@ -116,6 +116,25 @@ fn unique() -> String {
     )
 }
 
+impl TestDatabase {
+    /// The outbox as stored, in order: what subscribers will be sent.
+    pub async fn outbox(&self) -> Vec<crate::OutboxMessage> {
+        use sqlx::Connection;
+        const Q: &str = "SELECT position, id, loan_id, topic, payload, created_at FROM outbox ORDER BY position";
+        let read = async {
+            if self.url.starts_with("sqlite:") {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await?;
+                sqlx::query_as(Q).fetch_all(&mut c).await
+            } else {
+                let mut c = sqlx::PgConnection::connect(&self.url).await?;
+                sqlx::query_as(Q).fetch_all(&mut c).await
+            }
+        };
+        read.await
+            .unwrap_or_else(|e| panic!("reading the outbox: {e}"))
+    }
+}
+
 /// Run each named test, an `async fn(&TestDatabase)`, on a fresh SQLite database and on a fresh
 /// PostgreSQL one: `loanbook_store::on_both_backends!(test_a, test_b);` in a test file.
 #[macro_export]

@@ -94,6 +94,7 @@ async fn history(s: &Arc<dyn Store>) {
         outbox: vec![],
         idempotency: None,
         approval: None,
+        snapshot: None,
     })
     .await
     .unwrap();
@@ -115,6 +116,7 @@ async fn history(s: &Arc<dyn Store>) {
             outbox: vec![],
             idempotency: None,
             approval: None,
+            snapshot: None,
         })
         .await
         .unwrap();
@@ -154,7 +156,7 @@ async fn setup(db: &TestDatabase) -> (Arc<dyn Store>, AuditKey) {
 async fn an_intact_keyed_chain_verifies(db: &TestDatabase) {
     let (s, key) = setup(db).await;
     let v = s.verify_audit(None).await.unwrap().unwrap().unwrap();
-    assert_eq!((v.records, v.keyed, v.unkeyed, v.head_seq), (5, 5, 0, 5));
+    assert_eq!((v.records, v.keyed, v.unkeyed, v.streams), (5, 5, 0, 1));
     let records = s.audit_records().await.unwrap();
     assert!(records.iter().all(|r| r.scheme == "hmac-sha256"));
     assert!(
@@ -169,8 +171,13 @@ async fn an_intact_keyed_chain_verifies(db: &TestDatabase) {
     assert_eq!(records[0].entry.event_ids, vec!["L1:1".to_owned()]);
     assert_eq!(records[3].entry.event_ids, vec!["L1:4".to_owned()]);
     assert!(records.iter().all(|r| r.content_hash.len() == 64));
-    let page = s.audit_page(2, 2).await.unwrap();
-    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+    assert!(records.iter().all(|r| r.stream == "loan:L1"));
+    assert_eq!(
+        records.iter().map(|r| r.stream_seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    let page = s.audit_page(records[1].seq, 2).await.unwrap();
+    assert_eq!(page, records[2..4].to_vec());
 }
 
 async fn an_edited_event_is_caught_at_its_command(db: &TestDatabase) {
@@ -258,9 +265,9 @@ async fn reordering_records_is_caught(db: &TestDatabase) {
     sql(
         db,
         &[
-            "UPDATE audit_log SET seq = 100 WHERE seq = 3",
-            "UPDATE audit_log SET seq = 3 WHERE seq = 2",
-            "UPDATE audit_log SET seq = 2 WHERE seq = 100",
+            "UPDATE audit_log SET stream_seq = 100 WHERE stream_seq = 3",
+            "UPDATE audit_log SET stream_seq = 3 WHERE stream_seq = 2",
+            "UPDATE audit_log SET stream_seq = 2 WHERE stream_seq = 100",
         ],
     )
     .await;
@@ -284,7 +291,7 @@ async fn reseal(
     for r in records.iter().skip(from - 1) {
         let mut n = seal(
             &prev,
-            r.seq,
+            r.stream_seq,
             &r.entry,
             r.content_hash.clone(),
             r.terms_hash.clone(),
@@ -300,12 +307,12 @@ async fn reseal(
             n.key_id.as_ref().map_or("NULL".to_owned(), |k| format!("'{k}'")),
             n.prev_hash,
             n.hash,
-            n.seq
+            r.seq
         ));
         prev = n.hash.clone();
     }
     statements.push(format!(
-        "UPDATE audit_head SET hash = '{prev}' WHERE id = 1"
+        "UPDATE audit_heads SET hash = '{prev}' WHERE stream = 'loan:L1'"
     ));
     let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
     sql(db, &refs).await;
@@ -355,41 +362,62 @@ async fn a_checkpoint_is_written_and_catches_a_rewound_head(db: &TestDatabase) {
         .audit_checkpoint(&entry("audit_checkpoint", "audit"), "out-cp-1")
         .await
         .unwrap();
-    assert_eq!((c.seq, c.count), (5, 5));
+    assert_eq!((c.seq, c.streams, c.count), (1, 1, 5));
     let records = s.audit_records().await.unwrap();
     assert_eq!(records.len(), 6);
-    assert_eq!(records[4].hash, c.hash);
     assert_eq!(records[5].entry.action, "audit_checkpoint");
-    assert_eq!(records[5].entry.target, format!("audit/5:{}", c.hash));
-    let out = s.outbox_after(0, 10).await.unwrap();
+    assert_eq!(records[5].stream, "audit");
+    assert_eq!(records[5].entry.target, format!("audit/1:{}", c.hash));
+    let stored = s.audit_checkpoints().await.unwrap();
+    assert_eq!(
+        stored[0].heads,
+        vec![("loan:L1".to_owned(), 5, records[4].hash.clone())]
+    );
+    let out = db.outbox().await;
     let msg = out.iter().find(|m| m.topic == "audit.checkpoint").unwrap();
     let payload: serde_json::Value = serde_json::from_str(&msg.payload).unwrap();
-    assert_eq!(payload["seq"], 5);
+    assert_eq!(payload["seq"], 1);
     assert_eq!(payload["hash"], c.hash.as_str());
     assert_eq!(payload["count"], 5);
     let cp = Checkpoint {
         seq: c.seq,
         hash: c.hash.clone(),
     };
-    assert!(s.verify_audit(Some(&cp)).await.unwrap().unwrap().is_ok());
-    // Cut the newest records and move the head back to match: only the checkpoint shows it.
+    let v = s.verify_audit(Some(&cp)).await.unwrap().unwrap().unwrap();
+    assert_eq!((v.streams, v.checkpoints), (2, 1));
+    assert_eq!(v.last_checkpoint, Some(cp.clone()));
+    // Cut the loan's newest records and move its head back to match: the stored checkpoint
+    // still covers record 5.
     sql(
         db,
         &[
-            "DELETE FROM audit_log WHERE seq >= 4",
+            "DELETE FROM audit_log WHERE stream = 'loan:L1' AND stream_seq >= 4",
             &format!(
-                "UPDATE audit_head SET seq = 3, hash = '{}' WHERE id = 1",
+                "UPDATE audit_heads SET seq = 3, hash = '{}' WHERE stream = 'loan:L1'",
                 records[2].hash
             ),
             "DELETE FROM loan_events WHERE seq >= 4",
         ],
     )
     .await;
+    let (seq, reason) = broken(&s, None).await;
+    assert_eq!(seq, 5, "{reason}");
+    assert!(reason.contains("checkpoint 1"), "{reason}");
+    // Drop the checkpoint and its record too: only the checkpoint kept elsewhere shows it.
+    sql(
+        db,
+        &[
+            "DELETE FROM audit_checkpoints",
+            "DELETE FROM audit_log WHERE stream = 'audit'",
+            "DELETE FROM audit_heads WHERE stream = 'audit'",
+        ],
+    )
+    .await;
     assert!(s.verify_audit(None).await.unwrap().unwrap().is_ok());
     let (seq, reason) = broken(&s, Some(&cp)).await;
-    assert_eq!(seq, 5, "{reason}");
+    assert_eq!(seq, 1, "{reason}");
     assert!(reason.contains("checkpoint"), "{reason}");
-    // A checkpoint that does not match the chain names its record.
+    // A checkpoint that was never written is named.
     let wrong = Checkpoint {
         seq: 2,
         hash: "0".repeat(64),
@@ -417,7 +445,14 @@ async fn verify_works_read_only_and_writes_nothing(db: &TestDatabase) {
             .await
             .is_err()
     );
-    assert_eq!(ro.audit_head().await.unwrap().seq, 5);
+    let heads = ro.audit_heads().await.unwrap();
+    assert_eq!(
+        heads
+            .iter()
+            .map(|h| (h.stream.as_str(), h.seq))
+            .collect::<Vec<_>>(),
+        vec![("loan:L1", 5)]
+    );
     if let Some(path) = db.url.strip_prefix("sqlite://") {
         // Opening a database that is not there creates nothing.
         let missing = format!("{path}.missing");

@@ -150,7 +150,10 @@ async fn auditors_page_through_the_keyed_audit_log(_db: &TestDatabase, s: Server
     assert_eq!(items[0]["action"], "create_user");
     assert_eq!(items[0]["actor"], "cli");
     assert_eq!(items[0]["scheme"], "hmac-sha256");
-    assert_eq!(items[1]["prev_hash"], items[0]["hash"]);
+    // Each record chains within its stream (the user, the token, …), from the genesis hash.
+    assert!(items[0]["stream"].as_str().unwrap().starts_with("user:"));
+    assert_eq!(items[0]["stream_seq"], 1);
+    assert_eq!(items[0]["prev_hash"], "0".repeat(64));
     assert_eq!(page["next_after"], 4);
     assert_eq!(page["head"]["seq"], 7);
     let (_, rest, _) = s.get(Some(&s.admin), "/v1/audit?after=4").await;
@@ -174,7 +177,7 @@ async fn auditors_page_through_the_keyed_audit_log(_db: &TestDatabase, s: Server
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     // A checkpoint is its own record and an outbox message; the chain verifies with the key.
     let c = s.app.audit_checkpoint(None).await.unwrap();
-    assert_eq!(c.seq, 7);
+    assert_eq!((c.seq, c.count), (1, 7));
     let (_, head, _) = s.get(Some(&auditor), "/v1/audit?after=7").await;
     assert_eq!(head["items"][0]["action"], "audit_checkpoint");
     assert_eq!(s.app.verify_audit().await.unwrap().unwrap(), 8);

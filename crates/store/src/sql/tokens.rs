@@ -6,51 +6,51 @@ use super::{PgStore, SqliteStore, db_err, is_unique_violation};
 use crate::tokens::{NewToken, TokenGrant, TokenRecord, Tokens};
 use crate::{AuditEntry, StoreError, User};
 
-type RecordRow = (
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-);
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: String,
+    prefix: Option<String>,
+    created_at: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+    revoked_by: Option<String>,
+    user_id: String,
+    user_name: String,
+    user_role: String,
+    user_partner_id: Option<String>,
+    user_created_at: String,
+}
 
 const RECORD_COLUMNS: &str = "t.id, t.prefix, t.created_at, t.expires_at, t.revoked_at, t.revoked_by, \
-     u.id, u.name, u.role, u.partner_id, u.created_at";
+     u.id AS user_id, u.name AS user_name, u.role AS user_role, u.partner_id AS user_partner_id, \
+     u.created_at AS user_created_at";
 
 fn record(r: RecordRow) -> TokenRecord {
     TokenRecord {
-        id: r.0,
-        prefix: r.1,
-        created_at: r.2,
-        expires_at: r.3,
-        revoked_at: r.4,
-        revoked_by: r.5,
+        id: r.id,
+        prefix: r.prefix,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        revoked_at: r.revoked_at,
+        revoked_by: r.revoked_by,
         user: User {
-            id: r.6,
-            name: r.7,
-            role: r.8,
-            partner_id: r.9,
-            created_at: r.10,
+            id: r.user_id,
+            name: r.user_name,
+            role: r.user_role,
+            partner_id: r.user_partner_id,
+            created_at: r.user_created_at,
         },
     }
 }
 
-type GrantRow = (
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-);
+#[derive(sqlx::FromRow)]
+struct GrantRow {
+    token_id: String,
+    expires_at: Option<String>,
+    #[sqlx(flatten)]
+    user: User,
+    generation: i64,
+}
 
 macro_rules! sql_tokens {
     ($store:ty) => {
@@ -85,7 +85,7 @@ macro_rules! sql_tokens {
 
             async fn token_grant(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
                 let row: Option<GrantRow> = sqlx::query_as(
-                    "SELECT t.id, t.expires_at, u.id, u.name, u.role, u.partner_id, u.created_at, g.generation \
+                    "SELECT t.id AS token_id, t.expires_at, u.id, u.name, u.role, u.partner_id, u.created_at, g.generation \
                      FROM api_tokens t JOIN users u ON u.id = t.user_id CROSS JOIN token_revocations g \
                      WHERE t.hash = $1 AND t.revoked_at IS NULL AND g.id = 1",
                 )
@@ -94,16 +94,10 @@ macro_rules! sql_tokens {
                 .await
                 .map_err(db_err)?;
                 Ok(row.map(|r| TokenGrant {
-                    token_id: r.0,
-                    expires_at: r.1,
-                    user: User {
-                        id: r.2,
-                        name: r.3,
-                        role: r.4,
-                        partner_id: r.5,
-                        created_at: r.6,
-                    },
-                    generation: r.7,
+                    token_id: r.token_id,
+                    expires_at: r.expires_at,
+                    user: r.user,
+                    generation: r.generation,
                 }))
             }
 
