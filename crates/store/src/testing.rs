@@ -117,7 +117,9 @@ fn unique() -> String {
 }
 
 impl TestDatabase {
-    /// The outbox as stored, in order: what subscribers will be sent.
+    /// The outbox as stored, in order: what subscribers will be sent. Panics (failing the
+    /// test) when it cannot be read.
+    #[allow(clippy::panic)]
     pub async fn outbox(&self) -> Vec<crate::OutboxMessage> {
         use sqlx::Connection;
         const Q: &str = "SELECT position, id, loan_id, topic, payload, created_at FROM outbox ORDER BY position";
