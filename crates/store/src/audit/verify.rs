@@ -484,6 +484,15 @@ fn check_checkpoints(
         }
         prev = c.hash.clone();
     }
+    check_named_and_kept(w, checkpoints, external)
+}
+
+/// Every checkpoint an `audit` record names is stored, and so is the one kept elsewhere.
+fn check_named_and_kept(
+    w: &Walk<'_>,
+    checkpoints: &[StoredCheckpoint],
+    external: Option<&Checkpoint>,
+) -> Result<(), Failure> {
     let stored: HashMap<i64, &str> = checkpoints
         .iter()
         .map(|c| (c.seq, c.hash.as_str()))
