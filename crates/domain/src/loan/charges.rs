@@ -56,14 +56,33 @@ impl Engine {
         });
     }
 
-    /// Penal interest of `days` day-ends ending on `day`.
-    pub(super) fn accrue_penal(&mut self, day: Date, amount: i64, days: i64) {
+    /// Penal interest of the day-end of `day`.
+    pub(super) fn accrue_penal(&mut self, day: Date, amount: i64) {
         if amount == 0 {
             return;
         }
         self.penal_accrued += amount;
         self.effects
-            .emit(day, || EffectKind::PenalAccrued { amount, days });
+            .emit(day, || EffectKind::PenalAccrued { amount });
+    }
+
+    /// Penal interest of `daily` on each day-end from `from` to `to` (quiet days: the arrears do
+    /// not change). Collected effects are one a day, as a day-by-day replay has them.
+    pub(super) fn accrue_penal_over(&mut self, from: Date, to: Date, daily: i64) {
+        let days = (to - from).get_days() + 1;
+        if daily == 0 || days <= 0 {
+            return;
+        }
+        self.penal_accrued += daily * i64::from(days);
+        if self.effects.is_on() {
+            for k in 0..days {
+                let Ok(day) = from.checked_add(jiff::Span::new().days(k)) else {
+                    break;
+                };
+                self.effects
+                    .emit(day, || EffectKind::PenalAccrued { amount: daily });
+            }
+        }
     }
 
     pub(super) fn penal_to_charge(&mut self, day: Date) {

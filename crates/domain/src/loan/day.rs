@@ -41,7 +41,7 @@ impl Engine {
         }
         if self.status == Status::Active {
             if let Some(Penal::Percent(pct)) = terms.penal {
-                self.accrue_penal(to, self.daily_penal(pct) * i64::from(days), i64::from(days));
+                self.accrue_penal_over(from, to, self.daily_penal(pct));
             }
             // DPD rises by one a day: find the days a class threshold is crossed.
             if let Some(oldest) = self.oldest_unpaid() {
@@ -106,7 +106,7 @@ impl Engine {
                 self.levy_missed_installments(day, amount);
             }
             if let Some(Penal::Percent(pct)) = terms.penal {
-                self.accrue_penal(day, self.daily_penal(pct), 1);
+                self.accrue_penal(day, self.daily_penal(pct));
                 // Accrued penal charges are levied with each instalment's day-end.
                 let is_due_day = self.dues[..self.fallen]
                     .last()

@@ -2,7 +2,7 @@
 
 use crate::calendar::Date;
 use crate::schedule::{self};
-use crate::terms::{BrokenPeriod, FeeCollection, InterestBasis, Terms};
+use crate::terms::{BrokenPeriod, FeeCollection, InterestBasis, Method, Terms};
 
 use super::*;
 
@@ -90,7 +90,13 @@ impl Engine {
         self.day = Some(day.yesterday().unwrap_or(day));
         let mut opening = amount + financed;
         let moratorium_n = terms.moratorium.map_or(0, |m| m.periods);
-        let mut seq = 0u32;
+        // Each row's index in the due-date sequence: a bullet's one instalment is due at the end
+        // of its last period, not its first.
+        let mut seq = if terms.method == Method::Bullet {
+            terms.installments.saturating_sub(1)
+        } else {
+            0
+        };
         for row in &built.installments {
             let this_seq = if row.number == 0 { 0 } else { seq };
             self.dues.push(Due::scheduled(

@@ -125,8 +125,8 @@ pub enum EffectKind {
     /// Held money of receipt `reference` was used (to pay dues or to prepay principal): the
     /// `allocated` effects it paid follow.
     ExcessApplied { reference: String, amount: i64 },
-    /// Penal interest accrued on the arrears over `days` day-ends.
-    PenalAccrued { amount: i64, days: i64 },
+    /// Penal interest accrued on the arrears at a day-end.
+    PenalAccrued { amount: i64 },
     /// A charge was levied; `from_accrued` when it is accrued penal interest turned into a charge.
     Levied {
         kind: ChargeKind,

@@ -123,6 +123,12 @@ impl Engine {
                 self.events_applied += 1;
                 i += 1;
             }
+            // A re-schedule today may have put an instalment's due date on or before today: it
+            // falls due today, not on whatever later day the replay next starts.
+            if self.next_due().is_some_and(|d| d.due_date <= day) {
+                self.start_day(terms, day)
+                    .map_err(|e| fail(index, event, e))?;
+            }
             self.end_day(terms, day);
         }
         if self.day.is_some() {

@@ -147,8 +147,16 @@ impl Engine {
                         .find(|p| *p > 0)
                         .unwrap_or(1)
                         .max(1);
-                    let n = u32::try_from((new_balance + part - 1) / part).unwrap_or(remaining);
-                    (n.clamp(1, remaining.max(1)), Sizing::EqualPrincipal)
+                    // The moratorium instalments still to come carry no principal: the
+                    // principal parts come after them.
+                    let held_back = moratorium.map_or(0, |(m, _)| m);
+                    let n = u32::try_from((new_balance + part - 1) / part)
+                        .unwrap_or(remaining)
+                        .saturating_add(held_back);
+                    (
+                        n.clamp(held_back + 1, remaining.max(held_back + 1)),
+                        Sizing::EqualPrincipal,
+                    )
                 }
                 Method::InterestOnly => (remaining, Sizing::InterestOnly),
                 _ => (remaining, Sizing::Fixed(self.installment_amount)),
