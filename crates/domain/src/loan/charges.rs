@@ -66,25 +66,6 @@ impl Engine {
             .emit(day, || EffectKind::PenalAccrued { amount });
     }
 
-    /// Penal interest of `daily` on each day-end from `from` to `to` (quiet days: the arrears do
-    /// not change). Collected effects are one a day, as a day-by-day replay has them.
-    pub(super) fn accrue_penal_over(&mut self, from: Date, to: Date, daily: i64) {
-        let days = (to - from).get_days() + 1;
-        if daily == 0 || days <= 0 {
-            return;
-        }
-        self.penal_accrued += daily * i64::from(days);
-        if self.effects.is_on() {
-            for k in 0..days {
-                let Ok(day) = from.checked_add(jiff::Span::new().days(k)) else {
-                    break;
-                };
-                self.effects
-                    .emit(day, || EffectKind::PenalAccrued { amount: daily });
-            }
-        }
-    }
-
     pub(super) fn penal_to_charge(&mut self, day: Date) {
         let amount = std::mem::take(&mut self.penal_accrued);
         if amount > 0 {

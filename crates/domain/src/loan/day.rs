@@ -40,27 +40,53 @@ impl Engine {
             return;
         }
         if self.status == Status::Active {
-            if let Some(Penal::Percent(pct)) = terms.penal {
-                self.accrue_penal_over(from, to, self.daily_penal(pct));
-            }
+            let daily = match terms.penal {
+                Some(Penal::Percent(pct)) => self.daily_penal(pct),
+                _ => 0,
+            };
             // DPD rises by one a day: find the days a class threshold is crossed.
-            if let Some(oldest) = self.oldest_unpaid() {
-                for class in [
-                    Classification::Sma0,
-                    Classification::Sma1,
-                    Classification::Sma2,
-                    Classification::Npa,
-                ] {
-                    let offset = i64::from(class.threshold()) - 1;
-                    if let Ok(day) = oldest.checked_add(jiff::Span::new().days(offset)) {
-                        if day >= from && day <= to {
-                            self.classify(day, dpd(Some(oldest), day));
-                        }
+            let crossings = self.class_crossings(from, to);
+            if self.effects.is_on() {
+                // Day by day, so that the effects are those of a day-by-day replay.
+                let mut crossings = crossings.into_iter().peekable();
+                for k in 0..i64::from(days) {
+                    let Ok(day) = from.checked_add(jiff::Span::new().days(k)) else {
+                        break;
+                    };
+                    self.accrue_penal(day, daily);
+                    while let Some((_, dpd)) = crossings.next_if(|(d, _)| *d == day) {
+                        self.classify(day, dpd);
                     }
+                }
+            } else {
+                self.penal_accrued += daily * i64::from(days);
+                for (day, dpd) in crossings {
+                    self.classify(day, dpd);
                 }
             }
         }
         self.day = Some(to);
+    }
+
+    /// The days from `from` to `to` on which the DPD of the oldest unpaid due reaches a class
+    /// threshold, with that DPD, in date order.
+    fn class_crossings(&self, from: Date, to: Date) -> Vec<(Date, u32)> {
+        let Some(oldest) = self.oldest_unpaid() else {
+            return Vec::new();
+        };
+        [
+            Classification::Sma0,
+            Classification::Sma1,
+            Classification::Sma2,
+            Classification::Npa,
+        ]
+        .into_iter()
+        .filter_map(|class| {
+            let offset = i64::from(class.threshold()) - 1;
+            let day = oldest.checked_add(jiff::Span::new().days(offset)).ok()?;
+            (day >= from && day <= to).then(|| (day, dpd(Some(oldest), day)))
+        })
+        .collect()
     }
 
     /// Start of `day`: instalments due today fall due; held advance money is applied to them.
