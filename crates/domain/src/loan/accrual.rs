@@ -7,7 +7,7 @@ use crate::calendar::Date;
 use crate::money::{RoundingMode, round_to_integer};
 use crate::terms::Terms;
 
-use super::*;
+use super::{Engine, Status};
 
 impl Engine {
     /// Interest accrued in the current period on the scheduled balance, for `[period start, until)`.

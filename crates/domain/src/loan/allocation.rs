@@ -5,7 +5,7 @@ use crate::events::PrepaymentAdjust;
 use crate::money::sum_minor;
 use crate::terms::{AllocationBy, Component, Terms};
 
-use super::*;
+use super::{EffectKind, Engine, Line, Paid, Receipt, Res, Target};
 
 impl Engine {
     /// Pour `amount` of receipt `reference` into what is due on `day` in the terms' order.

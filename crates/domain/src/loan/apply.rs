@@ -3,7 +3,7 @@
 use crate::events::{Event, EventKind, PrepaymentAdjust};
 use crate::terms::{ExcessHandling, Method, Terms};
 
-use super::*;
+use super::{Engine, Res, Status};
 
 impl Engine {
     /// Whether `event` may apply to the loan as it stands: the loan's status decides.

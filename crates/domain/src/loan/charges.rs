@@ -4,7 +4,7 @@ use crate::calendar::Date;
 use crate::events::{ChargeKind, WaiverComponent};
 use crate::terms::Terms;
 
-use super::*;
+use super::{ChargeDue, EffectKind, Engine, Res};
 
 impl Engine {
     /// Penal charges per missed instalment: levied at the day-end of its due date on each

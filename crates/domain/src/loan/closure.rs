@@ -8,7 +8,7 @@ use crate::events::ChargeKind;
 use crate::money::{RoundingMode, round_to_integer};
 use crate::terms::Terms;
 
-use super::*;
+use super::{Due, EffectKind, Engine, Loss, Res, Status};
 
 impl Engine {
     /// An NPA identified as a loss asset.

@@ -4,7 +4,7 @@
 use crate::colending;
 use crate::terms::{Component, Split, Terms};
 
-use super::*;
+use super::{Engine, PartnerLedger, Target};
 
 impl Engine {
     pub(super) fn partner_parts(

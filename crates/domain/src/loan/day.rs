@@ -7,7 +7,7 @@ use crate::calendar::Date;
 use crate::delinquency::{Classification, dpd};
 use crate::terms::{ExcessHandling, Penal, Terms};
 
-use super::*;
+use super::{Capitalisation, EffectKind, Engine, Res, Status, day_after};
 
 impl Engine {
     /// Run every day-end up to and including `target`.

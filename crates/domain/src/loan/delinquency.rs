@@ -4,7 +4,7 @@
 use crate::calendar::Date;
 use crate::delinquency::{Classification, dpd};
 
-use super::*;
+use super::{EffectKind, Engine};
 
 impl Engine {
     /// Move `settled` past every leading due that has nothing unpaid.

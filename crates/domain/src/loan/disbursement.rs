@@ -4,7 +4,7 @@ use crate::calendar::Date;
 use crate::schedule::{self};
 use crate::terms::{BrokenPeriod, FeeCollection, InterestBasis, Method, Terms};
 
-use super::*;
+use super::{Due, EffectKind, Engine, Res, RescheduleCause, Status, sched};
 
 impl Engine {
     pub(super) fn disburse(&mut self, terms: &Terms, day: Date, amount: i64) -> Res<()> {

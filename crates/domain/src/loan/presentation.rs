@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::*;
+use super::{InstallmentStatus, LoanState, Loss};
 
 impl LoanState {
     /// The state without its instalment rows: what a list, a projection or a command's answer

@@ -6,7 +6,7 @@ use crate::calendar::Date;
 use crate::events::{Event, EventKind, PrepaymentAdjust};
 use crate::terms::Terms;
 
-use super::*;
+use super::{Effect, EffectKind, Engine, LoanState, ReplayError, Status, fail, limits, receipts};
 
 /// Events in application order: by value date, ties in recorded order (their order in the list).
 pub(super) fn ordered(events: &[Event]) -> Vec<(usize, &Event)> {

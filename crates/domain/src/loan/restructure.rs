@@ -9,7 +9,7 @@ use crate::events::{PrepaymentAdjust, RateChangeKeep};
 use crate::schedule::{self, DueDates, Plan, Sizing};
 use crate::terms::{MAX_INSTALLMENTS, Method, MoratoriumInterest, Terms};
 
-use super::*;
+use super::{Capitalisation, Due, EffectKind, Engine, Res, RescheduleCause, sched};
 
 impl Engine {
     /// Sizing of a re-scheduled run of `balance` for the loan's method. A balloon never exceeds

@@ -12,7 +12,7 @@ use crate::money::sum_minor;
 use crate::schedule::{self, DueDates, Rate};
 use crate::terms::{Component, Terms};
 
-use super::*;
+use super::{Effects, day_after};
 
 /// Lifecycle status of a loan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
