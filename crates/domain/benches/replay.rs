@@ -5,7 +5,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::ToSpan;
 use loanbook_domain::events::{Event, EventKind};
-use loanbook_domain::loan::{Resumed, Snapshot, replay, replay_with_effects, resume};
+use loanbook_domain::loan::{Resumed, Snapshot, replay, replay_with_effects, resume, resume_owned};
 use loanbook_domain::schedule::build;
 use loanbook_domain::terms::Terms;
 
@@ -127,6 +127,16 @@ fn replays(c: &mut Criterion) {
             )
         })
     });
+    c.bench_function(
+        "resume a 5,000-event snapshot taken by value with 1 new event",
+        |b| {
+            b.iter_batched(
+                || snapshot.clone(),
+                |s| resume_owned(black_box(&t), s, black_box(&one_more), next_day),
+                criterion::BatchSize::LargeInput,
+            )
+        },
+    );
     let json = match snapshot.to_json() {
         Ok(j) => j,
         Err(e) => panic!("snapshot JSON failed: {e}"),

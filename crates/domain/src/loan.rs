@@ -35,6 +35,7 @@ pub use replay::{
 };
 pub use snapshot::{
     NeedsEarlier, Resumed, Resumption, SNAPSHOT_FORMAT, Snapshot, SnapshotError, resume,
+    resume_owned,
 };
 pub use state::{
     Balances, ChargeDue, Due, Engine, InstallmentState, InstallmentStatus, Line, LoanState, Loss,

@@ -15,7 +15,9 @@ mod support;
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::events::{Event, EventKind};
-use loanbook_domain::loan::{Effect, Resumed, Snapshot, replay, replay_with_effects, resume};
+use loanbook_domain::loan::{
+    Effect, Resumed, Snapshot, replay, replay_with_effects, resume, resume_owned,
+};
 use loanbook_domain::terms::Terms;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -56,6 +58,11 @@ fn resume_like_a_service(
     loop {
         let version = usize::try_from(snapshot.version).map_err(fail)?;
         let outcome = resume(t, &snapshot, &list[version..], as_of);
+        prop_assert_eq!(
+            &resume_owned(t, snapshot.clone(), &list[version..], as_of),
+            &outcome,
+            "by value as by reference"
+        );
         match (outcome, &full) {
             (Ok(Resumed::Applied(r)), Ok((state, effects))) => {
                 prop_assert_eq!(

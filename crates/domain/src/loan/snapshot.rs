@@ -112,19 +112,19 @@ impl Snapshot {
     /// Read a snapshot written by [`Snapshot::to_json`]. Any other input is refused with an error,
     /// never a panic; a snapshot whose indexes do not fit its instalments is refused too.
     pub fn from_json(json: &str) -> Result<Snapshot, SnapshotError> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| SnapshotError::Json(e.to_string()))?;
-        let found = value
-            .get("format")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| SnapshotError::Json("missing field `format`".into()))?;
-        if found != u64::from(SNAPSHOT_FORMAT) {
+        /// The format alone, read first so that another format is named as such.
+        #[derive(Deserialize)]
+        struct Header {
+            format: u32,
+        }
+        let json_error = |e: serde_json::Error| SnapshotError::Json(e.to_string());
+        let header: Header = serde_json::from_str(json).map_err(json_error)?;
+        if header.format != SNAPSHOT_FORMAT {
             return Err(SnapshotError::Format {
-                found: u32::try_from(found).unwrap_or(u32::MAX),
+                found: header.format,
             });
         }
-        let snapshot: Snapshot =
-            serde_json::from_value(value).map_err(|e| SnapshotError::Json(e.to_string()))?;
+        let snapshot: Snapshot = serde_json::from_str(json).map_err(json_error)?;
         snapshot.check()?;
         Ok(snapshot)
     }
@@ -204,6 +204,50 @@ pub fn resume(
     new_events: &[Event],
     as_of: Date,
 ) -> Result<Resumed, ReplayError> {
+    match admit(terms, snapshot, new_events, as_of)? {
+        Ok(order) => carry(
+            terms,
+            snapshot.engine.clone(),
+            &order,
+            snapshot,
+            new_events,
+            as_of,
+        ),
+        Err(needs) => Ok(Resumed::NeedsEarlier(needs)),
+    }
+}
+
+/// [`resume`] taking the snapshot by value: nothing of it is copied, so the cost is that of the
+/// new events and days alone.
+pub fn resume_owned(
+    terms: &Terms,
+    snapshot: Snapshot,
+    new_events: &[Event],
+    as_of: Date,
+) -> Result<Resumed, ReplayError> {
+    match admit(terms, &snapshot, new_events, as_of)? {
+        Ok(order) => {
+            let header = Snapshot {
+                engine: Engine::new(terms),
+                ..snapshot
+            };
+            carry(terms, snapshot.engine, &order, &header, new_events, as_of)
+        }
+        Err(needs) => Ok(Resumed::NeedsEarlier(needs)),
+    }
+}
+
+/// Events with their stored indexes, in application order.
+type Ordered<'e> = Vec<(usize, &'e Event)>;
+
+/// The checks of [`resume`]: the new events in application order with their stored indexes, or
+/// why an earlier snapshot is needed.
+fn admit<'e>(
+    terms: &Terms,
+    snapshot: &Snapshot,
+    new_events: &'e [Event],
+    as_of: Date,
+) -> Result<Result<Ordered<'e>, NeedsEarlier>, ReplayError> {
     let engine = &snapshot.engine;
     let base = usize::try_from(snapshot.version).unwrap_or(usize::MAX);
     let refuse = |rule: String| ReplayError {
@@ -222,7 +266,7 @@ pub fn resume(
     }
     if let Some(day) = engine.day {
         if as_of < day {
-            return Ok(Resumed::NeedsEarlier(NeedsEarlier {
+            return Ok(Err(NeedsEarlier {
                 before: day_after(as_of),
                 index: None,
                 reason: "the date asked for is before the snapshot's day",
@@ -233,7 +277,7 @@ pub fn resume(
             .filter(|(_, e)| e.date <= day)
             .min_by_key(|(_, e)| e.date)
         {
-            return Ok(Resumed::NeedsEarlier(NeedsEarlier {
+            return Ok(Err(NeedsEarlier {
                 before: event.date,
                 index: Some(index),
                 reason: "an event is dated on or before the snapshot's day",
@@ -259,16 +303,28 @@ pub fn resume(
         .filter(|r| r.reversal_date <= as_of)
         .min_by_key(|r| r.receipt_date)
     {
-        return Ok(Resumed::NeedsEarlier(NeedsEarlier {
+        return Ok(Err(NeedsEarlier {
             before: r.receipt_date,
             index: Some(r.index),
             reason: "a reversal takes out a receipt the snapshot applied",
         }));
     }
-    let voided = receipts::voided_receipts(&order, as_of);
-    let mut next = engine.clone();
+    Ok(Ok(order))
+}
+
+/// Run `engine` (the snapshot's) over the admitted `order` to the end of `as_of`.
+fn carry(
+    terms: &Terms,
+    mut next: Engine,
+    order: &[(usize, &Event)],
+    snapshot: &Snapshot,
+    new_events: &[Event],
+    as_of: Date,
+) -> Result<Resumed, ReplayError> {
+    let base = usize::try_from(snapshot.version).unwrap_or(usize::MAX);
+    let voided = receipts::voided_receipts(order, as_of);
     next.effects.start();
-    let result = next.fold(terms, &order, &voided, as_of, base + new_events.len());
+    let result = next.fold(terms, order, &voided, as_of, base + new_events.len());
     let effects = next.effects.finish();
     result?;
     let covered = new_events.iter().take_while(|e| e.date <= as_of).count();
