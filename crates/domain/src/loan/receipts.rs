@@ -92,10 +92,20 @@ pub(super) fn check_references_after(
             ));
         }
     }
-    let mut prior_reversals = Vec::new();
     if !reversals {
-        return Ok(prior_reversals);
+        return Ok(Vec::new());
     }
+    check_reversals(order, &first_use, prior)
+}
+
+/// Each reversal of `order` names one receipt that applies before it and is not reversed yet
+/// (`first_use`: the receipt events by reference); returns those of receipts `prior` applied.
+fn check_reversals(
+    order: &[(usize, &Event)],
+    first_use: &HashMap<&str, &Event>,
+    prior: impl Fn(&str) -> Option<Prior>,
+) -> Result<Vec<PriorReversal>, ReplayError> {
+    let mut prior_reversals = Vec::new();
     // Receipts applied so far (by reference), and the date each was reversed on.
     let mut applied: HashMap<&str, Option<Date>> = HashMap::with_capacity(first_use.len());
     for &(index, event) in order {
