@@ -6,6 +6,12 @@
 //! overdue, penal charges accrue or are levied, DPD and the SMA/NPA class are stamped. Days with no
 //! event and no due date are run in bulk with the same result as one at a time, so a replay costs
 //! in proportion to events and instalments, not days.
+//!
+//! Applying events and running day-ends can also collect [`Effect`]s (what was disbursed, fell
+//! due, allocated, levied, waived, capitalised, reversed, …), which sum to the balances:
+//! [`replay_with_effects`], [`Engine::run_with_effects`]. A [`Snapshot`] of the engine resumes
+//! with the events stored after it at their cost alone ([`resume`], [`resume_owned`]); replay
+//! from zero stays the reference it is tested against.
 
 mod accrual;
 mod allocation;

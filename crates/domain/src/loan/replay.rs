@@ -45,6 +45,8 @@ impl Engine {
     }
 
     /// [`Engine::run`], collecting the effects of what it applies and of the day-ends it runs.
+    /// When the list reverses a receipt this engine already applied, the run starts again from
+    /// the first event, and so do the effects.
     pub fn run_with_effects(
         &mut self,
         terms: &Terms,
