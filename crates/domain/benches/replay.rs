@@ -5,7 +5,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::ToSpan;
 use loanbook_domain::events::{Event, EventKind};
-use loanbook_domain::loan::replay;
+use loanbook_domain::loan::{Resumed, Snapshot, replay, replay_with_effects, resume, resume_owned};
 use loanbook_domain::schedule::build;
 use loanbook_domain::terms::Terms;
 
@@ -88,6 +88,68 @@ fn replays(c: &mut Criterion) {
     c.bench_function("replay loan with 5,000 payment events", |b| {
         b.iter(|| replay(black_box(&t), black_box(&frequent), end))
     });
+    c.bench_function(
+        "replay loan with 5,000 payment events, collecting effects",
+        |b| b.iter(|| replay_with_effects(black_box(&t), black_box(&frequent), end)),
+    );
+
+    // One payment more on the 5,000-event loan: a full replay against a resume from the snapshot
+    // at the last event's day.
+    let last = frequent.last().map_or(t.disbursement_date, |e| e.date);
+    let snapshot = match Snapshot::take(&t, &frequent, last) {
+        Ok(s) => s,
+        Err(e) => panic!("snapshot failed: {e}"),
+    };
+    let next_day = match last.checked_add(1.days()) {
+        Ok(d) => d,
+        Err(e) => panic!("date overflow: {e}"),
+    };
+    let one_more = [payment(next_day, part, 5_000)];
+    let mut all = frequent.clone();
+    all.extend(one_more.iter().cloned());
+    match resume(&t, &snapshot, &one_more, next_day) {
+        Ok(Resumed::Applied(r)) => match replay(&t, &all, next_day) {
+            Ok(full) => assert_eq!(r.state, full, "resume equals the full replay"),
+            Err(e) => panic!("replay failed: {e}"),
+        },
+        other => panic!("resume failed: {other:?}"),
+    }
+    c.bench_function("full replay of 5,001 events to the new event's day", |b| {
+        b.iter(|| replay(black_box(&t), black_box(&all), next_day))
+    });
+    c.bench_function("resume a 5,000-event snapshot with 1 new event", |b| {
+        b.iter(|| {
+            resume(
+                black_box(&t),
+                black_box(&snapshot),
+                black_box(&one_more),
+                next_day,
+            )
+        })
+    });
+    c.bench_function(
+        "resume a 5,000-event snapshot taken by value with 1 new event",
+        |b| {
+            b.iter_batched(
+                || snapshot.clone(),
+                |s| resume_owned(black_box(&t), s, black_box(&one_more), next_day),
+                criterion::BatchSize::LargeInput,
+            )
+        },
+    );
+    let json = match snapshot.to_json() {
+        Ok(j) => j,
+        Err(e) => panic!("snapshot JSON failed: {e}"),
+    };
+    c.bench_function(
+        "read a 5,000-event snapshot from JSON and resume with 1 new event",
+        |b| {
+            b.iter(|| {
+                Snapshot::from_json(black_box(&json))
+                    .map(|s| resume(&t, &s, black_box(&one_more), next_day))
+            })
+        },
+    );
 }
 
 criterion_group!(benches, replays);

@@ -12,7 +12,7 @@ use super::{ReplayError, fail};
 pub const MAX_EVENTS: usize = 50_000;
 
 /// The amount an event carries, if any.
-fn amount(kind: &EventKind) -> Option<i64> {
+pub(super) fn amount(kind: &EventKind) -> Option<i64> {
     match kind {
         EventKind::Disbursement { amount, .. }
         | EventKind::Payment { amount, .. }
@@ -32,9 +32,18 @@ fn amount(kind: &EventKind) -> Option<i64> {
 /// Refuse a list longer than [`MAX_EVENTS`] or an amount outside `0..=MAX_AMOUNT_MAJOR` (events
 /// built in code rather than parsed are held to the same limit as parsed ones).
 pub(super) fn check_limits(terms: &Terms, events: &[Event]) -> Result<(), ReplayError> {
-    if events.len() > MAX_EVENTS {
-        let index = MAX_EVENTS;
-        let event = &events[index];
+    check_count(events, 0)?;
+    check_amounts(terms, events, 0)
+}
+
+/// Refuse `events` if, after `before` events already stored, the loan would carry more than
+/// [`MAX_EVENTS`]. Indexes in errors are stored indexes (`before` + position in `events`).
+pub(super) fn check_count(events: &[Event], before: usize) -> Result<(), ReplayError> {
+    if before.saturating_add(events.len()) > MAX_EVENTS {
+        let index = MAX_EVENTS.max(before);
+        let Some(event) = events.get(index - before) else {
+            return Ok(());
+        };
         return Err(fail(
             index,
             event,
@@ -44,8 +53,17 @@ pub(super) fn check_limits(terms: &Terms, events: &[Event]) -> Result<(), Replay
             ),
         ));
     }
+    Ok(())
+}
+
+/// Refuse an amount outside `0..=MAX_AMOUNT_MAJOR` among `events`, stored from index `before` on.
+pub(super) fn check_amounts(
+    terms: &Terms,
+    events: &[Event],
+    before: usize,
+) -> Result<(), ReplayError> {
     let max = terms.currency.max_amount_minor();
-    for (index, event) in events.iter().enumerate() {
+    for (index, event) in (before..).zip(events) {
         match amount(&event.kind) {
             Some(a) if a > max => {
                 return Err(fail(

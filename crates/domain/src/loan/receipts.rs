@@ -26,13 +26,56 @@ pub(super) fn check_references(
     events: &[Event],
     order: &[(usize, &Event)],
 ) -> Result<(), ReplayError> {
+    check_references_after(events, order, 0, |_| None).map(|_| ())
+}
+
+/// A receipt reference used before the events being checked (by a snapshot's history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Prior {
+    /// A receipt of this date that the history applied.
+    Applied(Date),
+    /// A receipt the history left out, reversed on this date.
+    Reversed(Date),
+}
+
+/// A reversal among the events checked of a receipt the prior history applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PriorReversal {
+    /// Stored index of the reversal.
+    pub index: usize,
+    pub reversal_date: Date,
+    pub receipt_date: Date,
+}
+
+/// [`check_references`] for `events`, stored from index `base` on, recorded after a history whose
+/// receipt references `prior` tells; `order` holds stored indexes. Returns the reversals of receipts the history applied
+/// (which the history alone cannot undo).
+pub(super) fn check_references_after(
+    events: &[Event],
+    order: &[(usize, &Event)],
+    base: usize,
+    prior: impl Fn(&str) -> Option<Prior>,
+) -> Result<Vec<PriorReversal>, ReplayError> {
     let mut first_use: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
     let mut reversals = false;
-    for (index, event) in events.iter().enumerate() {
+    for (index, event) in (base..).zip(events) {
         reversals |= matches!(event.kind, EventKind::PaymentReversal { .. });
         let Some(reference) = event.kind.receipt_reference() else {
             continue;
         };
+        if prior(reference).is_some() {
+            return Err(fail(
+                index,
+                event,
+                (
+                    "reference",
+                    format!(
+                        "`{reference}` already names a receipt of this loan: a receipt reference \
+                         may be used once, even after a reversal"
+                    ),
+                ),
+            ));
+        }
         if let Some(earlier) = first_use.insert(reference, event) {
             return Err(fail(
                 index,
@@ -50,8 +93,19 @@ pub(super) fn check_references(
         }
     }
     if !reversals {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    check_reversals(order, &first_use, prior)
+}
+
+/// Each reversal of `order` names one receipt that applies before it and is not reversed yet
+/// (`first_use`: the receipt events by reference); returns those of receipts `prior` applied.
+fn check_reversals(
+    order: &[(usize, &Event)],
+    first_use: &HashMap<&str, &Event>,
+    prior: impl Fn(&str) -> Option<Prior>,
+) -> Result<Vec<PriorReversal>, ReplayError> {
+    let mut prior_reversals = Vec::new();
     // Receipts applied so far (by reference), and the date each was reversed on.
     let mut applied: HashMap<&str, Option<Date>> = HashMap::with_capacity(first_use.len());
     for &(index, event) in order {
@@ -75,25 +129,43 @@ pub(super) fn check_references(
                         .map_or("receipt", |e| e.kind.name())
                 ),
             ),
-            None => match first_use.get(reference.as_str()) {
-                Some(receipt) => (
-                    "date",
+            None => match (prior(reference), first_use.get(reference.as_str())) {
+                (Some(Prior::Applied(receipt_date)), _) => {
+                    applied.insert(reference, Some(event.date));
+                    prior_reversals.push(PriorReversal {
+                        index,
+                        reversal_date: event.date,
+                        receipt_date,
+                    });
+                    continue;
+                }
+                (Some(Prior::Reversed(on)), _) => (
+                    "reference",
                     format!(
-                        "is before the {} `{reference}` it reverses ({}): a reversal must be \
-                         dated on or after its receipt",
-                        receipt.kind.name(),
-                        receipt.date
+                        "receipt `{reference}` is already reversed (on {on}): a receipt is \
+                         reversed once"
                     ),
                 ),
-                None => (
-                    "reference",
-                    format!("no payment or other receipt `{reference}` on this loan"),
-                ),
+                (None, receipt) => match receipt {
+                    Some(receipt) => (
+                        "date",
+                        format!(
+                            "is before the {} `{reference}` it reverses ({}): a reversal must be \
+                         dated on or after its receipt",
+                            receipt.kind.name(),
+                            receipt.date
+                        ),
+                    ),
+                    None => (
+                        "reference",
+                        format!("no payment or other receipt `{reference}` on this loan"),
+                    ),
+                },
             },
         };
         return Err(fail(index, event, rule));
     }
-    Ok(())
+    Ok(prior_reversals)
 }
 
 /// The receipts reversed on or before `as_of`, by reference, with their reversal date. The list
