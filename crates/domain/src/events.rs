@@ -16,6 +16,7 @@ pub const EVENT_VERSION: u32 = 1;
 
 /// Kinds of charge a `charge` event can levy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChargeKind {
     Bounce,
@@ -25,6 +26,7 @@ pub enum ChargeKind {
 
 /// What a waiver reduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WaiverComponent {
     /// Charges due, oldest first.
@@ -35,6 +37,7 @@ pub enum WaiverComponent {
 
 /// How a prepayment re-shapes the remaining schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PrepaymentAdjust {
     /// Same number of instalments, lower instalment.
@@ -45,6 +48,7 @@ pub enum PrepaymentAdjust {
 
 /// What a rate change keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RateChangeKeep {
     /// The instalment stays; the tenure moves.
@@ -157,97 +161,227 @@ pub struct Event {
 
 /// Version 1 of the event JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventDocV1 {
     Disbursement {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Payment {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         reference: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<String>,
     },
     PaymentReversal {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         reference: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Charge {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         kind: ChargeKind,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Waiver {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         component: WaiverComponent,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
     },
     Prepayment {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
         adjust: PrepaymentAdjust,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         reference: String,
     },
     RateChange {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+                example = "15"
+            )
+        )]
         annual_rate: String,
         keep: RateChangeKeep,
     },
     Restructure {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 600))]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         installments: Option<i64>,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         installment_amount: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         moratorium: Option<Moratorium>,
     },
     WriteOff {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     LossIdentified {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Recovery {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Settlement {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "400.00")
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Foreclosure {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// One broken rule: the field (a JSON path such as `fees[0].percent`) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub rule: String,

@@ -14,6 +14,7 @@ pub const MAX_YEAR: i16 = 2200;
 
 /// How the instalments are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Equated instalments (annuity) on the reducing balance.
@@ -48,6 +49,7 @@ impl Method {
 
 /// How a period's interest is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum InterestBasis {
     /// Every period is an equal fraction of the year: balance × annual rate / periods per year.
     #[default]
@@ -79,6 +81,7 @@ impl InterestBasis {
 
 /// Where the interest of a broken (longer or shorter) first period goes, under `equal_periods`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BrokenPeriod {
     /// Added to (or, for a shorter period, taken off) the first instalment's interest.
@@ -94,9 +97,11 @@ pub enum BrokenPeriod {
 
 /// Rounding of the instalment: a mode and a multiple in major units (0.01, 1, 10, 0.05, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InstallmentRounding {
     pub mode: RoundingMode,
+    #[cfg_attr(feature = "schema", schema(value_type = String, pattern = "^([1-9][0-9]{0,5}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$", example = "1"))]
     #[serde(with = "rust_decimal::serde::str")]
     pub multiple: Decimal,
 }
@@ -112,6 +117,7 @@ impl Default for InstallmentRounding {
 
 /// Rounding rules: the instalment to a multiple, each period's interest to the minor unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rounding {
     #[serde(default)]
@@ -122,6 +128,7 @@ pub struct Rounding {
 
 /// What happens to interest during a moratorium.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MoratoriumInterest {
     /// Interest-only instalments.
@@ -133,8 +140,10 @@ pub enum MoratoriumInterest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Moratorium {
+    #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 599, example = 3))]
     pub periods: u32,
     pub interest: MoratoriumInterest,
 }
@@ -149,6 +158,7 @@ pub struct Step {
 
 /// How a fee is collected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FeeCollection {
     /// Taken from the amount disbursed.
@@ -215,6 +225,7 @@ pub struct Tranche {
 
 /// A component of what a borrower owes, for the allocation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Component {
     Charges,
@@ -224,6 +235,7 @@ pub enum Component {
 
 /// Whether a payment clears dues instalment by instalment or component by component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AllocationBy {
     /// Oldest instalment first; within it, the components in order.
@@ -235,8 +247,10 @@ pub enum AllocationBy {
 
 /// How a payment is appropriated to dues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Allocation {
+    #[cfg_attr(feature = "schema", schema(value_type = std::collections::BTreeSet<Component>, min_items = 3, max_items = 3))]
     #[serde(default = "Allocation::default_order")]
     pub order: [Component; 3],
     #[serde(default)]
@@ -269,6 +283,7 @@ impl Default for Allocation {
 
 /// What happens to money received above everything due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExcessHandling {
     /// Held and applied to instalments as they fall due.
@@ -313,6 +328,7 @@ pub struct Partner {
 
 /// How collections are divided between co-lenders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     /// Principal by share; each partner's interest at its own rate on its own outstanding; the

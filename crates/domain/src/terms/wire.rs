@@ -14,16 +14,35 @@ use super::types::{
 
 /// The JSON form of the terms, as written by people and stored with a loan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsDoc {
+    #[cfg_attr(feature = "schema", schema(value_type = crate::money::Currency))]
     pub currency: String,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+            example = "20000.00"
+        )
+    )]
     pub principal: String,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "15"
+        )
+    )]
     pub annual_rate: String,
     pub method: Method,
+    #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 600, example = 24))]
     pub installments: i64,
     pub frequency: Frequency,
+    #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
     #[serde(deserialize_with = "strict_date::deserialize")]
     pub disbursement_date: Date,
+    #[cfg_attr(feature = "schema", schema(value_type = Option<String>, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -38,6 +57,13 @@ pub struct TermsDoc {
     pub rounding: Rounding,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moratorium: Option<Moratorium>,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+            example = "20000.00"
+        )
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balloon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,47 +89,125 @@ pub struct TermsDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PenalDoc {
+    #[cfg_attr(
+        feature = "schema",
+        schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "400.00")
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_missed_installment: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "15"
+        )
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ForeclosureFeeDoc {
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "15"
+        )
+    )]
     pub percent: String,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "15"
+        )
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_percent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartnerDoc {
+    #[cfg_attr(
+        feature = "schema",
+        schema(min_length = 1, max_length = 200, pattern = "\\S")
+    )]
     pub id: String,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "80"
+        )
+    )]
     pub share: String,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "15"
+        )
+    )]
     pub annual_rate: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub originator: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StepDoc {
+    #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 599, example = 12))]
     pub every: i64,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?|-(50(\\.0{1,6})?|[1-4]?[0-9](\\.[0-9]{1,6})?))$",
+            example = "5"
+        )
+    )]
     pub percent: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FeeDoc {
+    #[cfg_attr(
+        feature = "schema",
+        schema(min_length = 1, max_length = 200, pattern = "\\S")
+    )]
     pub name: String,
+    #[cfg_attr(
+        feature = "schema",
+        schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "400.00")
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "2"
+        )
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+            example = "18"
+        )
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_percent: Option<String>,
     #[serde(default)]
@@ -111,10 +215,19 @@ pub struct FeeDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrancheDoc {
+    #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
     #[serde(deserialize_with = "strict_date::deserialize")]
     pub date: Date,
+    #[cfg_attr(
+        feature = "schema",
+        schema(
+            pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+            example = "20000.00"
+        )
+    )]
     pub amount: String,
 }
 
