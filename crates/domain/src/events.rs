@@ -391,27 +391,45 @@ pub enum EventDocV1 {
 pub const MAX_TEXT: usize = 200;
 
 fn amount(field: &str, s: &str, currency: Currency, positive: bool) -> Result<i64, FieldError> {
-    let m = Money::parse(s, currency)
-        .map_err(|e| FieldError::new(field, format!("must be a decimal amount: {e}")))?;
+    let m = Money::parse(s, currency).map_err(|e| {
+        FieldError::coded(
+            field,
+            "amount.format",
+            format!("must be a decimal amount: {e}"),
+        )
+    })?;
     if positive && m.minor() <= 0 {
-        return Err(FieldError::new(field, "must be greater than zero"));
+        return Err(FieldError::coded(
+            field,
+            "amount.positive",
+            "must be greater than zero",
+        ));
     }
     if m.minor() < 0 {
-        return Err(FieldError::new(field, "must not be negative"));
+        return Err(FieldError::coded(
+            field,
+            "amount.non_negative",
+            "must not be negative",
+        ));
     }
     if m.minor() > currency.max_amount_minor() {
-        return Err(FieldError::new(field, amount_limit_rule(currency)));
+        return Err(FieldError::coded(
+            field,
+            "amount.max",
+            amount_limit_rule(currency),
+        ));
     }
     Ok(m.minor())
 }
 
 fn text(field: &str, s: &str) -> Result<String, FieldError> {
     if s.trim().is_empty() {
-        return Err(FieldError::new(field, "must not be empty"));
+        return Err(FieldError::coded(field, "text.empty", "must not be empty"));
     }
     if s.chars().count() > MAX_TEXT {
-        return Err(FieldError::new(
+        return Err(FieldError::coded(
             field,
+            "text.length",
             format!("must be at most {MAX_TEXT} characters"),
         ));
     }
@@ -507,8 +525,9 @@ impl EventDocV1 {
                 let rate = parse_plain_decimal(annual_rate)
                     .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED && r.scale() <= 6)
                     .ok_or_else(|| {
-                        FieldError::new(
+                        FieldError::coded(
                             "annual_rate",
+                            "rate.range",
                             "must be a decimal between 0 and 100 with at most 6 decimal places",
                         )
                     })?;
@@ -532,7 +551,11 @@ impl EventDocV1 {
                             .ok()
                             .filter(|n| (1..=crate::terms::MAX_INSTALLMENTS).contains(n))
                             .ok_or_else(|| {
-                                FieldError::new("installments", "must be between 1 and 600")
+                                FieldError::coded(
+                                    "installments",
+                                    "installments.range",
+                                    "must be between 1 and 600",
+                                )
                             })
                     })
                     .transpose()?;
@@ -541,14 +564,16 @@ impl EventDocV1 {
                     .map(|a| amount("installment_amount", a, currency, true))
                     .transpose()?;
                 if installments.is_none() && installment_amount.is_none() && moratorium.is_none() {
-                    return Err(FieldError::new(
+                    return Err(FieldError::coded(
                         "restructure",
+                        "event.restructure_empty",
                         "needs at least one of installments, installment_amount and moratorium",
                     ));
                 }
                 if let Some(m) = moratorium {
                     if m.periods == 0 || m.periods > 60 {
-                        return Err(FieldError::new(
+                        return Err(FieldError::coded(
+                            "moratorium.periods",
                             "moratorium.periods",
                             "must be between 1 and 60",
                         ));
@@ -610,8 +635,9 @@ impl EventDocV1 {
             ),
         };
         if date.year() < crate::terms::MIN_YEAR || date.year() > crate::terms::MAX_YEAR {
-            return Err(FieldError::new(
+            return Err(FieldError::coded(
                 "date",
+                "date.range",
                 format!(
                     "must be between {} and {}",
                     crate::terms::MIN_YEAR,
@@ -633,11 +659,17 @@ impl Event {
         let version = match value.as_object_mut() {
             Some(obj) => match obj.remove("v") {
                 None => 1,
-                Some(v) => v
-                    .as_u64()
-                    .ok_or_else(|| FieldError::new("v", "must be a whole number"))?,
+                Some(v) => v.as_u64().ok_or_else(|| {
+                    FieldError::coded("v", "event.version", "must be a whole number")
+                })?,
             },
-            None => return Err(FieldError::new("event", "must be a JSON object")),
+            None => {
+                return Err(FieldError::coded(
+                    "event",
+                    "event.object",
+                    "must be a JSON object",
+                ));
+            }
         };
         // An internally tagged enum buffers its fields, which hides the failing field's path;
         // check the fields' JSON types up front so an error names its field.
@@ -657,21 +689,32 @@ impl Event {
                     _ => None,
                 };
                 if let Some(rule) = rule {
-                    return Err(FieldError::new(k.clone(), rule));
+                    return Err(FieldError::coded(k.clone(), "json.type", rule));
                 }
             }
             if let Some(n) = obj.get("installments") {
                 if !n.is_u64() && !n.is_null() {
-                    return Err(FieldError::new("installments", "must be a whole number"));
+                    return Err(FieldError::coded(
+                        "installments",
+                        "json.type",
+                        "must be a whole number",
+                    ));
                 }
             }
         }
         if let Some(date) = value.get("date") {
             match date.as_str() {
                 Some(text) => {
-                    crate::calendar::parse_date(text).map_err(|e| FieldError::new("date", e))?;
+                    crate::calendar::parse_date(text)
+                        .map_err(|e| FieldError::coded("date", "date.format", e))?;
                 }
-                None => return Err(FieldError::new("date", "must be a date string YYYY-MM-DD")),
+                None => {
+                    return Err(FieldError::coded(
+                        "date",
+                        "date.format",
+                        "must be a date string YYYY-MM-DD",
+                    ));
+                }
             }
         }
         match version {
@@ -683,12 +726,13 @@ impl Event {
                     } else {
                         path
                     };
-                    FieldError::new(field, e.inner().to_string())
+                    FieldError::from_json(field, e.inner())
                 })?;
                 doc.parse(currency)
             }
-            v => Err(FieldError::new(
+            v => Err(FieldError::coded(
                 "v",
+                "event.version",
                 format!("event version {v} is not known (this build reads 1 to {EVENT_VERSION})"),
             )),
         }
@@ -700,8 +744,8 @@ impl Event {
         match serde_json::from_str::<EventDocV1>(text) {
             Ok(doc) => doc.parse(currency),
             Err(_) => {
-                let v: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|e| FieldError::new("event", e.to_string()))?;
+                let v: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| FieldError::from_json("event", &e))?;
                 Event::from_json_value(&v, currency)
             }
         }
@@ -712,8 +756,7 @@ impl Event {
     pub fn list_from_json(text: &str, currency: Currency) -> Result<Vec<Event>, Vec<FieldError>> {
         let trimmed = text.trim_start();
         let values: Vec<serde_json::Value> = if trimmed.starts_with('[') {
-            serde_json::from_str(text)
-                .map_err(|e| vec![FieldError::new("events", e.to_string())])?
+            serde_json::from_str(text).map_err(|e| vec![FieldError::from_json("events", &e)])?
         } else {
             let mut out = Vec::new();
             for (i, line) in text.lines().enumerate() {
@@ -721,10 +764,7 @@ impl Event {
                     continue;
                 }
                 out.push(serde_json::from_str(line).map_err(|e| {
-                    vec![FieldError::new(
-                        format!("events line {}", i + 1),
-                        e.to_string(),
-                    )]
+                    vec![FieldError::from_json(format!("events line {}", i + 1), &e)]
                 })?);
             }
             out
@@ -734,7 +774,10 @@ impl Event {
         for (i, v) in values.iter().enumerate() {
             match Event::from_json_value(v, currency) {
                 Ok(e) => events.push(e),
-                Err(e) => errors.push(FieldError::new(format!("events[{i}].{}", e.field), e.rule)),
+                Err(e) => {
+                    let field = format!("events[{i}].{}", e.field);
+                    errors.push(e.at(field));
+                }
             }
         }
         if errors.is_empty() {

@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 use crate::money::Money;
 
 pub mod error;
+pub mod rules;
 pub mod types;
 mod validate;
 pub mod wire;
 
 pub use error::{FieldError, TermsError};
+pub use rules::RULES;
 pub use types::*;
 pub use validate::amount_limit_rule;
 pub use wire::*;
@@ -30,7 +32,7 @@ impl Terms {
             } else {
                 path
             };
-            TermsError(vec![FieldError::new(field, e.inner().to_string())])
+            TermsError(vec![FieldError::from_json(field, e.inner())])
         })?;
         Terms::parse(&doc)
     }

@@ -21,14 +21,14 @@ impl Validator {
         let currency = match doc.currency.parse::<Currency>() {
             Ok(c) => Some(c),
             Err(e) => {
-                self.err("currency", e.to_string());
+                self.err("currency", "currency.unknown", e.to_string());
                 None
             }
         };
         let cur = currency.unwrap_or(Currency::INR);
         let principal = self.amount("principal", &doc.principal, cur);
         if principal.is_some_and(|p| p <= 0) {
-            self.err("principal", "must be greater than zero");
+            self.err("principal", "amount.positive", "must be greater than zero");
         }
         let annual_rate = self.percent_0_100("annual_rate", &doc.annual_rate);
         let installments = u32::try_from(doc.installments)
@@ -37,6 +37,7 @@ impl Validator {
         if installments.is_none() {
             self.err(
                 "installments",
+                "installments.range",
                 format!("must be between 1 and {MAX_INSTALLMENTS}"),
             );
         }

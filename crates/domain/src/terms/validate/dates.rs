@@ -14,11 +14,16 @@ impl Validator {
         if let Some(first) = doc.first_due_date {
             self.date("first_due_date", first);
             if first <= doc.disbursement_date {
-                self.err("first_due_date", "must be after disbursement_date");
+                self.err(
+                    "first_due_date",
+                    "first_due_date.order",
+                    "must be after disbursement_date",
+                );
             } else if let Ok(limit) = doc.frequency.step(doc.disbursement_date, 2) {
                 if first > limit {
                     self.err(
                         "first_due_date",
+                        "first_due_date.gap",
                         "must be at most two periods after disbursement_date",
                     );
                 }
@@ -31,6 +36,7 @@ impl Validator {
             (Some(_), basis) if basis != InterestBasis::EqualPeriods => {
                 self.err(
                     "broken_period",
+                    "broken_period.basis",
                     "applies only to interest_basis equal_periods (daily bases charge actual days)",
                 );
                 BrokenPeriod::default()
@@ -45,13 +51,18 @@ impl Validator {
         if multiple <= Decimal::ZERO || !minor_multiple.fract().is_zero() {
             self.err(
                 "rounding.installment.multiple",
+                "rounding.multiple",
                 format!(
                     "must be a positive whole number of minor units of {}",
                     cur.code()
                 ),
             );
         } else if minor_multiple > Decimal::from(100_000_000) {
-            self.err("rounding.installment.multiple", "must be at most 1000000");
+            self.err(
+                "rounding.installment.multiple",
+                "rounding.multiple",
+                "must be at most 1000000",
+            );
         }
     }
 }

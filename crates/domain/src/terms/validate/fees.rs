@@ -17,9 +17,9 @@ impl Validator {
         for (i, f) in doc.fees.iter().enumerate() {
             let at = |k: &str| format!("fees[{i}].{k}");
             if f.name.trim().is_empty() {
-                self.err(at("name"), "must not be empty");
+                self.err(at("name"), "text.empty", "must not be empty");
             } else if !names.insert(f.name.as_str()) {
-                self.err(at("name"), "must be unique among fees");
+                self.err(at("name"), "name.unique", "must be unique among fees");
             }
             if let Some(fee) = self.fee(f, cur, at) {
                 fees.push(fee);
@@ -33,7 +33,7 @@ impl Validator {
             (Some(a), None) => {
                 let v = self.amount(&at("amount"), a, cur);
                 if v.is_some_and(|v| v < 0) {
-                    self.err(at("amount"), "must not be negative");
+                    self.err(at("amount"), "amount.non_negative", "must not be negative");
                 }
                 v.map(FeeAmount::Fixed)
             }
@@ -43,6 +43,7 @@ impl Validator {
             _ => {
                 self.err(
                     at("amount"),
+                    "fee.amount_or_percent",
                     "exactly one of amount and percent is required",
                 );
                 None
@@ -69,7 +70,11 @@ impl Validator {
             } => {
                 let v = self.amount("penal.per_missed_installment", a, cur)?;
                 if v < 0 {
-                    self.err("penal.per_missed_installment", "must not be negative");
+                    self.err(
+                        "penal.per_missed_installment",
+                        "amount.non_negative",
+                        "must not be negative",
+                    );
                     return None;
                 }
                 Some(Penal::PerMissedInstallment(v))
@@ -81,6 +86,7 @@ impl Validator {
             _ => {
                 self.err(
                     "penal",
+                    "penal.one_kind",
                     "exactly one of per_missed_installment and percent is required",
                 );
                 None

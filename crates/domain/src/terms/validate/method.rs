@@ -19,10 +19,12 @@ impl Validator {
         ) {
             self.err(
                 "moratorium",
+                "moratorium.method",
                 format!("is not available with method {}", doc.method.name()),
             );
         } else if m.periods == 0 || m.periods >= n {
             self.err(
+                "moratorium.periods",
                 "moratorium.periods",
                 "must be at least 1 and fewer than installments",
             );
@@ -41,20 +43,29 @@ impl Validator {
                 let v = self.amount("balloon", b, cur);
                 if let (Some(v), Some(p)) = (v, principal) {
                     if v <= 0 {
-                        self.err("balloon", "must be greater than zero");
+                        self.err("balloon", "amount.positive", "must be greater than zero");
                     } else if v >= p {
-                        self.err("balloon", "must be less than principal");
+                        self.err(
+                            "balloon",
+                            "balloon.below_principal",
+                            "must be less than principal",
+                        );
                     }
                 }
                 v
             }
             (None, Method::Balloon) => {
-                self.err("balloon", "is required with method balloon");
+                self.err(
+                    "balloon",
+                    "balloon.required",
+                    "is required with method balloon",
+                );
                 None
             }
             (Some(_), m) => {
                 self.err(
                     "balloon",
+                    "balloon.method",
                     format!("is only for method balloon, not {}", m.name()),
                 );
                 None
@@ -62,7 +73,11 @@ impl Validator {
             (None, _) => None,
         };
         if doc.method == Method::Balloon && n < 2 {
-            self.err("installments", "must be at least 2 with method balloon");
+            self.err(
+                "installments",
+                "installments.balloon",
+                "must be at least 2 with method balloon",
+            );
         }
         balloon
     }
@@ -73,6 +88,7 @@ impl Validator {
                 let every = u32::try_from(s.every).ok().filter(|e| *e >= 1 && *e < n);
                 if every.is_none() {
                     self.err(
+                        "step.every",
                         "step.every",
                         "must be at least 1 and fewer than installments",
                     );
@@ -88,11 +104,15 @@ impl Validator {
                     .map(|(every, percent)| Step { every, percent })
             }
             (None, Method::Step) => {
-                self.err("step", "is required with method step");
+                self.err("step", "step.required", "is required with method step");
                 None
             }
             (Some(_), m) => {
-                self.err("step", format!("is only for method step, not {}", m.name()));
+                self.err(
+                    "step",
+                    "step.method",
+                    format!("is only for method step, not {}", m.name()),
+                );
                 None
             }
             (None, _) => None,

@@ -33,21 +33,22 @@ pub(super) struct Validator {
 }
 
 impl Validator {
-    fn err(&mut self, field: impl Into<String>, rule: impl Into<String>) {
-        self.errors.push(FieldError::new(field, rule));
+    fn err(&mut self, field: impl Into<String>, code: &'static str, rule: impl Into<String>) {
+        self.errors.push(FieldError::coded(field, code, rule));
     }
 
     /// An amount within [`crate::money::MAX_AMOUNT_MAJOR`] either way.
     fn amount(&mut self, field: &str, s: &str, currency: Currency) -> Option<i64> {
         match Money::parse(s, currency) {
             Ok(m) if m.minor().unsigned_abs() > currency.max_amount_minor().unsigned_abs() => {
-                self.err(field, amount_limit_rule(currency));
+                self.err(field, "amount.max", amount_limit_rule(currency));
                 None
             }
             Ok(m) => Some(m.minor()),
             Err(e) => {
                 self.err(
                     field,
+                    "amount.format",
                     format!("must be a decimal amount in {currency:?}: {e}"),
                 );
                 None
@@ -59,16 +60,28 @@ impl Validator {
     fn percent(&mut self, field: &str, s: &str, min: Decimal, max: Decimal) -> Option<Decimal> {
         match parse_plain_decimal(s) {
             Some(d) if d.scale() > 6 => {
-                self.err(field, "must have at most 6 decimal places");
+                self.err(
+                    field,
+                    "rate.precision",
+                    "must have at most 6 decimal places",
+                );
                 None
             }
             Some(d) if d < min || d > max => {
-                self.err(field, format!("must be between {min} and {max}"));
+                self.err(
+                    field,
+                    "rate.range",
+                    format!("must be between {min} and {max}"),
+                );
                 None
             }
             Some(d) => Some(d),
             None => {
-                self.err(field, format!("`{s}` is not a decimal number"));
+                self.err(
+                    field,
+                    "rate.format",
+                    format!("`{s}` is not a decimal number"),
+                );
                 None
             }
         }
@@ -81,7 +94,11 @@ impl Validator {
 
     fn date(&mut self, field: &str, d: Date) {
         if d.year() < MIN_YEAR || d.year() > MAX_YEAR {
-            self.err(field, format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+            self.err(
+                field,
+                "date.range",
+                format!("must be between {MIN_YEAR} and {MAX_YEAR}"),
+            );
         }
     }
 
@@ -116,8 +133,9 @@ impl Validator {
             installments: Some(installments),
         } = basics
         else {
-            return Err(TermsError(vec![FieldError::new(
+            return Err(TermsError(vec![FieldError::coded(
                 "terms",
+                "terms.unreadable",
                 "could not be read",
             )]));
         };

@@ -17,7 +17,11 @@ impl Validator {
     ) -> Vec<Partner> {
         if doc.partners.is_empty() {
             if doc.split.is_some() {
-                self.err("split", "applies only when partners are given");
+                self.err(
+                    "split",
+                    "split.partners",
+                    "applies only when partners are given",
+                );
             }
             return Vec::new();
         }
@@ -26,13 +30,13 @@ impl Validator {
         for (i, p) in doc.partners.iter().enumerate() {
             let at = |k: &str| format!("partners[{i}].{k}");
             if p.id.trim().is_empty() {
-                self.err(at("id"), "must not be empty");
+                self.err(at("id"), "text.empty", "must not be empty");
             } else if !ids.insert(p.id.as_str()) {
-                self.err(at("id"), "must be unique among partners");
+                self.err(at("id"), "id.unique", "must be unique among partners");
             }
             let share = self.percent_0_100(&at("share"), &p.share);
             if share.is_some_and(|s| s.is_zero()) {
-                self.err(at("share"), "must be greater than zero");
+                self.err(at("share"), "partner.share", "must be greater than zero");
             }
             let rate = self.percent_0_100(&at("annual_rate"), &p.annual_rate);
             if let (Some(share), Some(annual_rate)) = (share, rate) {
@@ -47,6 +51,7 @@ impl Validator {
         if doc.partners.len() < 2 {
             self.err(
                 "partners",
+                "partners.count",
                 "must list at least two lenders, the originator included",
             );
         }
@@ -58,7 +63,11 @@ impl Validator {
                 }
             }
             1 => {}
-            _ => self.err("partners", "at most one partner may be the originator"),
+            _ => self.err(
+                "partners",
+                "partners.originator",
+                "at most one partner may be the originator",
+            ),
         }
         if partners.len() == doc.partners.len() {
             self.shares_and_blended_rate(doc, &partners, annual_rate);
@@ -78,6 +87,7 @@ impl Validator {
         if total != Decimal::ONE_HUNDRED {
             self.err(
                 "partners",
+                "partners.shares",
                 format!("shares must add up to 100, not {total}"),
             );
         }
@@ -90,6 +100,7 @@ impl Validator {
         {
             self.err(
                 "annual_rate",
+                "rate.blended",
                 format!(
                     "must be at least the partners' blended rate {} under principal_pro_rata",
                     blended.normalize()

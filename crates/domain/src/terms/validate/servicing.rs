@@ -12,7 +12,11 @@ impl Validator {
         if let Some(cal) = &doc.calendar {
             let days: BTreeSet<_> = cal.weekend.iter().collect();
             if days.len() >= 7 {
-                self.err("calendar.weekend", "must leave at least one business day");
+                self.err(
+                    "calendar.weekend",
+                    "calendar.weekend",
+                    "must leave at least one business day",
+                );
             }
         }
     }
@@ -22,6 +26,7 @@ impl Validator {
         let distinct: BTreeSet<_> = allocation.order.iter().collect();
         if distinct.len() != 3 {
             self.err(
+                "allocation.order",
                 "allocation.order",
                 "must name charges, interest and principal once each",
             );

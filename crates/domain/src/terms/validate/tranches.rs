@@ -18,6 +18,7 @@ impl Validator {
         {
             self.err(
                 "tranches",
+                "tranches.method",
                 format!("are not available with method {}", doc.method.name()),
             );
         }
@@ -25,11 +26,15 @@ impl Validator {
             let at = |k: &str| format!("tranches[{i}].{k}");
             self.date(&at("date"), t.date);
             if t.date <= doc.disbursement_date {
-                self.err(at("date"), "must be after disbursement_date");
+                self.err(
+                    at("date"),
+                    "tranche.after_disbursement",
+                    "must be after disbursement_date",
+                );
             }
             if let Some(a) = self.amount(&at("amount"), &t.amount, cur) {
                 if a <= 0 {
-                    self.err(at("amount"), "must be greater than zero");
+                    self.err(at("amount"), "amount.positive", "must be greater than zero");
                 }
                 tranches.push(Tranche {
                     date: t.date,
@@ -53,7 +58,11 @@ impl Validator {
         };
         let later: i64 = tranches.iter().map(|t| t.amount.max(0)).sum();
         if !tranches.is_empty() && later >= p {
-            self.err("tranches", "must add up to less than principal");
+            self.err(
+                "tranches",
+                "tranches.total",
+                "must add up to less than principal",
+            );
         }
         let deducted: i64 = fees
             .iter()
@@ -63,6 +72,7 @@ impl Validator {
         if deducted >= p - later {
             self.err(
                 "fees",
+                "fees.first_disbursement",
                 "fees deducted or paid upfront must be less than the first disbursement",
             );
         }
@@ -76,12 +86,17 @@ impl Validator {
                     if t.date >= last {
                         self.err(
                             format!("tranches[{i}].date"),
+                            "tranche.before_maturity",
                             "must be before the last due date",
                         );
                     }
                 }
             }
-            Err(_) => self.err("installments", "the schedule runs past the supported dates"),
+            Err(_) => self.err(
+                "installments",
+                "schedule.dates",
+                "the schedule runs past the supported dates",
+            ),
         }
     }
 }
