@@ -11,6 +11,8 @@ use crate::calendar::Date;
 use crate::money::{Currency, Money, format_minor};
 use crate::terms::{FieldError, Moratorium, amount_limit_rule, parse_plain_decimal};
 
+mod stored;
+
 /// The current version of the event JSON.
 pub const EVENT_VERSION: u32 = 1;
 
