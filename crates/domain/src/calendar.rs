@@ -149,22 +149,6 @@ impl DayCount {
             }
         }
     }
-
-    /// Year fraction of `[start, end)`.
-    pub fn year_fraction(self, start: Date, end: Date) -> Decimal {
-        if end <= start {
-            return Decimal::ZERO;
-        }
-        match self {
-            DayCount::Thirty360 => Decimal::from(self.days(start, end)) / Decimal::from(360),
-            DayCount::Act360 => Decimal::from(actual_days(start, end)) / Decimal::from(360),
-            DayCount::Act365F => Decimal::from(actual_days(start, end)) / Decimal::from(365),
-            DayCount::ActAct => {
-                let (leap, plain) = split_by_leap(start, end);
-                Decimal::from(leap) / Decimal::from(366) + Decimal::from(plain) / Decimal::from(365)
-            }
-        }
-    }
 }
 
 /// Days of `[start, end)` falling in leap years and in other years.
@@ -501,22 +485,6 @@ impl<'de> Deserialize<'de> for Frequency {
     }
 }
 
-/// `count` unadjusted due dates from `first_due`.
-pub fn due_dates(
-    first_due: Date,
-    frequency: Frequency,
-    count: u32,
-) -> Result<Vec<Date>, CalendarError> {
-    (0..count)
-        .map(|k| {
-            frequency.step(
-                first_due,
-                i32::try_from(k).map_err(|_| CalendarError::OutOfRange)?,
-            )
-        })
-        .collect()
-}
-
 /// Time of `date` in periods of `frequency` from `start`: whole periods on the anchored grid plus
 /// the fraction of the period it falls in, by days. An integer when the date is on the grid.
 pub fn periods_between(
@@ -603,9 +571,11 @@ mod tests {
     fn act_act_across_the_new_year() {
         let s = date(2023, 12, 15);
         let e = date(2024, 1, 15);
-        let expected =
-            Decimal::from(17) / Decimal::from(365) + Decimal::from(14) / Decimal::from(366);
-        assert_eq!(DayCount::ActAct.year_fraction(s, e), expected);
+        // 17 days of 2023 over 365 and 14 of 2024 over 366, on a principal that makes both exact.
+        assert_eq!(
+            DayCount::ActAct.interest(36_500 * 36_600, Decimal::ONE, s, e),
+            Decimal::from(36_600 * 17 + 36_500 * 14)
+        );
         assert_eq!(
             DayCount::ActAct.interest(100, Decimal::ZERO, s, e),
             Decimal::ZERO
@@ -639,10 +609,8 @@ mod tests {
     #[test]
     fn end_of_month_rule() {
         let a = date(2024, 1, 31);
-        let got: Vec<String> = due_dates(a, Frequency::Monthly, 5)
-            .unwrap()
-            .iter()
-            .map(ToString::to_string)
+        let got: Vec<String> = (0..5)
+            .map(|k| Frequency::Monthly.step(a, k).unwrap().to_string())
             .collect();
         assert_eq!(
             got,

@@ -180,3 +180,18 @@ fn errors_carry_their_codes() {
     let value = serde_json::to_value(&errs[0]).unwrap();
     assert_eq!(value["code"], "amount.positive", "{value}");
 }
+
+/// The error list of a document that breaks many rules at once, as a client receives it.
+#[test]
+fn an_error_list_matches_its_snapshot() {
+    let doc = json!({
+        "currency": "INR", "principal": "0", "annual_rate": "150", "method": "balloon",
+        "installments": 1, "frequency": "monthly", "disbursement_date": "2024-01-01",
+        "first_due_date": "2023-12-01",
+        "fees": [{"name": " ", "percent": "2", "amount": "1.00"}],
+        "partners": [{"id": "bank", "share": "100", "annual_rate": "9"}],
+        "penal": {}
+    });
+    let err = Terms::from_json(&doc.to_string()).unwrap_err();
+    insta::assert_json_snapshot!("many_broken_rules", err.0);
+}

@@ -60,7 +60,8 @@ pub enum RateChangeKeep {
 }
 
 /// One event, typed. Money is in minor units of the loan's currency.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     Disbursement {
         amount: i64,
@@ -134,22 +135,8 @@ impl EventKind {
     }
 
     /// The event's `type` name in JSON.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            EventKind::Disbursement { .. } => "disbursement",
-            EventKind::Payment { .. } => "payment",
-            EventKind::PaymentReversal { .. } => "payment_reversal",
-            EventKind::Charge { .. } => "charge",
-            EventKind::Waiver { .. } => "waiver",
-            EventKind::Prepayment { .. } => "prepayment",
-            EventKind::RateChange { .. } => "rate_change",
-            EventKind::Restructure { .. } => "restructure",
-            EventKind::WriteOff { .. } => "write_off",
-            EventKind::LossIdentified { .. } => "loss_identified",
-            EventKind::Recovery { .. } => "recovery",
-            EventKind::Settlement { .. } => "settlement",
-            EventKind::Foreclosure { .. } => "foreclosure",
-        }
+    pub fn name(&self) -> &'static str {
+        self.into()
     }
 }
 

@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::Money;
-
 pub mod error;
 pub mod rules;
 pub mod types;
@@ -50,10 +48,6 @@ impl Terms {
     /// The first disbursement: the principal less every later tranche.
     pub fn first_disbursement(&self) -> i64 {
         self.principal - self.tranches.iter().map(|t| t.amount).sum::<i64>()
-    }
-
-    pub fn money(&self, minor: i64) -> Money {
-        Money::from_minor(minor, self.currency)
     }
 }
 

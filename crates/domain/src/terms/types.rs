@@ -13,9 +13,10 @@ pub const MIN_YEAR: i16 = 1900;
 pub const MAX_YEAR: i16 = 2200;
 
 /// How the instalments are built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Method {
     /// Equated instalments (annuity) on the reducing balance.
     Emi,
@@ -34,16 +35,9 @@ pub enum Method {
 }
 
 impl Method {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Method::Emi => "emi",
-            Method::Flat => "flat",
-            Method::EqualPrincipal => "equal_principal",
-            Method::InterestOnly => "interest_only",
-            Method::Bullet => "bullet",
-            Method::Balloon => "balloon",
-            Method::Step => "step",
-        }
+    /// The method's name in JSON.
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
