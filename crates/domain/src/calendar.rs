@@ -405,45 +405,6 @@ impl Serialize for Frequency {
     }
 }
 
-/// The schema of a frequency: one of the named periods, or `{"days": N}`.
-#[cfg(feature = "schema")]
-impl utoipa::PartialSchema for Frequency {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
-        let named = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some([
-                "monthly",
-                "weekly",
-                "fortnightly",
-                "quarterly",
-                "half_yearly",
-                "yearly",
-            ]));
-        let every = ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .property(
-                "days",
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(MAX_FREQUENCY_DAYS)),
-            )
-            .required("days")
-            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-        OneOfBuilder::new()
-            .item(named)
-            .item(every)
-            .description(Some(
-                "A named period, or a fixed number of days between due dates",
-            ))
-            .into()
-    }
-}
-
-#[cfg(feature = "schema")]
-impl utoipa::ToSchema for Frequency {}
-
 impl<'de> Deserialize<'de> for Frequency {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]

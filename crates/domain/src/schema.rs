@@ -10,6 +10,7 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type}
 use utoipa::openapi::{Components, ComponentsBuilder, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::calendar::{Frequency, MAX_FREQUENCY_DAYS};
 use crate::events::{EVENT_VERSION, EventDocV1};
 use crate::terms::{FieldError, TermsDoc};
 
@@ -85,3 +86,40 @@ fn rewrite_refs(value: &mut serde_json::Value) {
         _ => {}
     }
 }
+
+/// The schema of a frequency: one of the named periods, or `{"days": N}`.
+impl utoipa::PartialSchema for Frequency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let named = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([
+                "monthly",
+                "weekly",
+                "fortnightly",
+                "quarterly",
+                "half_yearly",
+                "yearly",
+            ]));
+        let every = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "days",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_FREQUENCY_DAYS)),
+            )
+            .required("days")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .item(named)
+            .item(every)
+            .description(Some(
+                "A named period, or a fixed number of days between due dates",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Frequency {}
