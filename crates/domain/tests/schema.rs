@@ -153,14 +153,18 @@ fn a_payment_is_described_exactly() {
 }
 
 #[test]
-fn the_schema_is_written_out_for_review() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    for root in ["TermsDoc", "EventDocV1", "FieldError"] {
-        let s = json_schema(root).unwrap();
-        std::fs::write(
-            dir.join(format!("{root}.schema.json")),
-            serde_json::to_string_pretty(&s).unwrap(),
-        )
-        .unwrap();
-    }
+fn the_error_object_carries_its_code() {
+    let s = json_schema("FieldError").expect("FieldError schema");
+    let mut required: Vec<&str> = s["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(required, ["code", "field", "rule"]);
+    let v = validator(&s);
+    let err = loanbook_domain::terms::Terms::from_json(r#"{"currency": "INR"}"#).unwrap_err();
+    assert!(v.is_valid(&serde_json::to_value(&err.0[0]).unwrap()));
+    assert!(json_schema("NoSuchType").is_none());
 }
