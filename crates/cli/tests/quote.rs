@@ -145,3 +145,77 @@ fn missing_file_is_an_input_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/terms.json"));
     assert!(out.stdout.is_empty());
 }
+
+/// Every example's quote, as a table and as JSON, against its reviewed snapshot
+/// (`crates/cli/tests/snapshots/`; review a change with `cargo insta review`).
+#[test]
+fn quotes_of_the_examples_match_their_snapshots() {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(examples())
+        .expect("examples folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 9, "only {} examples", paths.len());
+    for path in paths {
+        let name = path
+            .file_stem()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let file = path.to_str().expect("path");
+        let table = quote(&["--terms", file], None);
+        assert!(table.status.success(), "{name}");
+        insta::assert_snapshot!(
+            format!("{name}.table"),
+            String::from_utf8(table.stdout).expect("utf-8")
+        );
+        let json = quote(&["--terms", file, "--json"], None);
+        assert!(json.status.success(), "{name}");
+        insta::assert_snapshot!(
+            format!("{name}.json"),
+            String::from_utf8(json.stdout).expect("utf-8")
+        );
+    }
+}
+
+/// The error lists of a few broken documents, as the user sees them on standard error.
+#[test]
+fn error_lists_match_their_snapshots() {
+    let base: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("rbi-personal-loan.json")).expect("example"),
+    )
+    .expect("json");
+    let cases: [(&str, serde_json::Value); 3] = [
+        (
+            "many_rules",
+            serde_json::json!({"installments": 0, "annual_rate": "150", "principal": "0",
+                               "first_due_date": "2023-12-01", "balloon": "1.00"}),
+        ),
+        (
+            "fees_and_tranches",
+            serde_json::json!({"fees": [{"name": "a", "amount": "1.00", "percent": "1"},
+                                        {"name": "b", "percent": "120"},
+                                        {"name": "b", "amount": "30000.00"}],
+                               "tranches": [{"date": "2023-01-01", "amount": "0"}]}),
+        ),
+        (
+            "colending",
+            serde_json::json!({"partners": [{"id": "bank", "share": "70", "annual_rate": "20"},
+                                            {"id": "bank", "share": "20", "annual_rate": "0"}],
+                               "split": "principal_pro_rata"}),
+        ),
+    ];
+    for (name, changes) in cases {
+        let mut doc = base.clone();
+        for (k, v) in changes.as_object().expect("object") {
+            doc[k] = v.clone();
+        }
+        let out = quote(&["--terms", "-"], Some(&doc.to_string()));
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        insta::assert_snapshot!(
+            format!("errors.{name}"),
+            String::from_utf8(out.stderr).expect("utf-8")
+        );
+    }
+}

@@ -149,22 +149,6 @@ impl DayCount {
             }
         }
     }
-
-    /// Year fraction of `[start, end)`.
-    pub fn year_fraction(self, start: Date, end: Date) -> Decimal {
-        if end <= start {
-            return Decimal::ZERO;
-        }
-        match self {
-            DayCount::Thirty360 => Decimal::from(self.days(start, end)) / Decimal::from(360),
-            DayCount::Act360 => Decimal::from(actual_days(start, end)) / Decimal::from(360),
-            DayCount::Act365F => Decimal::from(actual_days(start, end)) / Decimal::from(365),
-            DayCount::ActAct => {
-                let (leap, plain) = split_by_leap(start, end);
-                Decimal::from(leap) / Decimal::from(366) + Decimal::from(plain) / Decimal::from(365)
-            }
-        }
-    }
 }
 
 /// Days of `[start, end)` falling in leap years and in other years.
@@ -194,6 +178,7 @@ fn split_by_leap(start: Date, end: Date) -> (i64, i64) {
 
 /// Business-day adjustment of a date that falls on a holiday.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BusinessDayConvention {
     /// The next business day.
@@ -209,6 +194,7 @@ pub enum BusinessDayConvention {
 
 /// A day of the week, by its short lowercase name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WeekdayName {
     Mon,
@@ -240,11 +226,14 @@ const MAX_SEARCH_DAYS: i32 = 3660;
 
 /// A holiday calendar as data: weekend days, holiday dates and the adjustment rule.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HolidayCalendar {
+    #[cfg_attr(feature = "schema", schema(value_type = std::collections::BTreeSet<WeekdayName>, max_items = 6))]
     #[serde(default)]
     pub weekend: Vec<WeekdayName>,
     /// Holidays; looked up by binary search once sorted (`normalise`), linearly otherwise.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<String>, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
     #[serde(default, deserialize_with = "strict_date::vec")]
     pub holidays: Vec<Date>,
     #[serde(default)]
@@ -457,22 +446,6 @@ impl<'de> Deserialize<'de> for Frequency {
     }
 }
 
-/// `count` unadjusted due dates from `first_due`.
-pub fn due_dates(
-    first_due: Date,
-    frequency: Frequency,
-    count: u32,
-) -> Result<Vec<Date>, CalendarError> {
-    (0..count)
-        .map(|k| {
-            frequency.step(
-                first_due,
-                i32::try_from(k).map_err(|_| CalendarError::OutOfRange)?,
-            )
-        })
-        .collect()
-}
-
 /// Time of `date` in periods of `frequency` from `start`: whole periods on the anchored grid plus
 /// the fraction of the period it falls in, by days. An integer when the date is on the grid.
 pub fn periods_between(
@@ -559,9 +532,11 @@ mod tests {
     fn act_act_across_the_new_year() {
         let s = date(2023, 12, 15);
         let e = date(2024, 1, 15);
-        let expected =
-            Decimal::from(17) / Decimal::from(365) + Decimal::from(14) / Decimal::from(366);
-        assert_eq!(DayCount::ActAct.year_fraction(s, e), expected);
+        // 17 days of 2023 over 365 and 14 of 2024 over 366, on a principal that makes both exact.
+        assert_eq!(
+            DayCount::ActAct.interest(36_500 * 36_600, Decimal::ONE, s, e),
+            Decimal::from(36_600 * 17 + 36_500 * 14)
+        );
         assert_eq!(
             DayCount::ActAct.interest(100, Decimal::ZERO, s, e),
             Decimal::ZERO
@@ -595,10 +570,8 @@ mod tests {
     #[test]
     fn end_of_month_rule() {
         let a = date(2024, 1, 31);
-        let got: Vec<String> = due_dates(a, Frequency::Monthly, 5)
-            .unwrap()
-            .iter()
-            .map(ToString::to_string)
+        let got: Vec<String> = (0..5)
+            .map(|k| Frequency::Monthly.step(a, k).unwrap().to_string())
             .collect();
         assert_eq!(
             got,

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +13,21 @@ use serde::{Deserialize, Serialize};
 pub const MAX_AMOUNT_MAJOR: i64 = 1_000_000_000_000;
 
 /// ISO 4217 currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Currency {
     INR,
@@ -25,14 +38,9 @@ pub enum Currency {
 }
 
 impl Currency {
-    pub const fn code(self) -> &'static str {
-        match self {
-            Currency::INR => "INR",
-            Currency::USD => "USD",
-            Currency::EUR => "EUR",
-            Currency::GBP => "GBP",
-            Currency::JPY => "JPY",
-        }
+    /// The ISO 4217 code.
+    pub fn code(self) -> &'static str {
+        self.into()
     }
 
     /// Digits after the decimal point of the minor unit.
@@ -59,14 +67,11 @@ impl Currency {
 impl FromStr for Currency {
     type Err = MoneyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "INR" => Ok(Currency::INR),
-            "USD" => Ok(Currency::USD),
-            "EUR" => Ok(Currency::EUR),
-            "GBP" => Ok(Currency::GBP),
-            "JPY" => Ok(Currency::JPY),
-            other => Err(MoneyError::UnknownCurrency(other.to_owned())),
-        }
+        <Currency as strum::VariantArray>::VARIANTS
+            .iter()
+            .copied()
+            .find(|c| c.code() == s)
+            .ok_or_else(|| MoneyError::UnknownCurrency(s.to_owned()))
     }
 }
 
@@ -78,6 +83,7 @@ impl fmt::Display for Currency {
 
 /// How a value is rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoundingMode {
     /// Ties away from zero.
@@ -128,10 +134,6 @@ pub enum MoneyError {
     TooPrecise { input: String, digits: u32 },
     #[error("amount out of range")]
     Overflow,
-    #[error("currencies differ: {0} and {1}")]
-    CurrencyMismatch(Currency, Currency),
-    #[error("rounding multiple must be a positive whole number of minor units, got {0}")]
-    InvalidMultiple(Decimal),
     #[error("ratios must be non-empty, non-negative and not all zero")]
     InvalidRatios,
 }
@@ -144,28 +146,12 @@ pub struct Money {
 }
 
 impl Money {
-    pub const fn from_minor(minor: i64, currency: Currency) -> Self {
-        Money { minor, currency }
-    }
-
-    pub const fn zero(currency: Currency) -> Self {
-        Money { minor: 0, currency }
-    }
-
     pub const fn minor(self) -> i64 {
         self.minor
     }
 
     pub const fn currency(self) -> Currency {
         self.currency
-    }
-
-    pub fn is_zero(self) -> bool {
-        self.minor == 0
-    }
-
-    pub fn is_negative(self) -> bool {
-        self.minor < 0
     }
 
     /// Parse a plain decimal string: optional `-`, digits, optional `.` and 1 to `minor_digits`
@@ -212,92 +198,6 @@ impl Money {
             minor = -minor;
         }
         Ok(Money { minor, currency })
-    }
-
-    /// Convert a decimal amount in major units, rounding excess precision with `mode`.
-    pub fn from_decimal(
-        value: Decimal,
-        currency: Currency,
-        mode: RoundingMode,
-    ) -> Result<Money, MoneyError> {
-        let scaled = value
-            .checked_mul(Decimal::from(currency.minor_per_major()))
-            .ok_or(MoneyError::Overflow)?;
-        let minor = round_to_integer(scaled, mode)
-            .to_i64()
-            .ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor, currency })
-    }
-
-    pub fn to_decimal(self) -> Decimal {
-        Decimal::new(self.minor, self.currency.minor_digits())
-    }
-
-    fn same(self, rhs: Money) -> Result<(), MoneyError> {
-        if self.currency == rhs.currency {
-            Ok(())
-        } else {
-            Err(MoneyError::CurrencyMismatch(self.currency, rhs.currency))
-        }
-    }
-
-    pub fn checked_add(self, rhs: Money) -> Result<Money, MoneyError> {
-        self.same(rhs)?;
-        let minor = self
-            .minor
-            .checked_add(rhs.minor)
-            .ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor, ..self })
-    }
-
-    pub fn checked_sub(self, rhs: Money) -> Result<Money, MoneyError> {
-        self.same(rhs)?;
-        let minor = self
-            .minor
-            .checked_sub(rhs.minor)
-            .ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor, ..self })
-    }
-
-    pub fn checked_neg(self) -> Result<Money, MoneyError> {
-        let minor = self.minor.checked_neg().ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor, ..self })
-    }
-
-    pub fn checked_mul(self, factor: i64) -> Result<Money, MoneyError> {
-        let minor = self.minor.checked_mul(factor).ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor, ..self })
-    }
-
-    /// Round to a multiple in major units (`0.01`, `1`, `10`, `0.05`, …).
-    pub fn round_to_multiple(
-        self,
-        multiple: Decimal,
-        mode: RoundingMode,
-    ) -> Result<Money, MoneyError> {
-        let step = multiple
-            .checked_mul(Decimal::from(self.currency.minor_per_major()))
-            .ok_or(MoneyError::InvalidMultiple(multiple))?;
-        if step <= Decimal::ZERO || !step.fract().is_zero() {
-            return Err(MoneyError::InvalidMultiple(multiple));
-        }
-        let minor = round_to_step(Decimal::from(self.minor), step, mode)
-            .to_i64()
-            .ok_or(MoneyError::Overflow)?;
-        Ok(Money { minor, ..self })
-    }
-
-    /// Exact split by ratios (largest remainder); the parts always sum to `self`.
-    pub fn allocate(self, ratios: &[Decimal]) -> Result<Vec<Money>, MoneyError> {
-        Ok(allocate_minor(self.minor, ratios)?
-            .into_iter()
-            .map(|minor| Money { minor, ..self })
-            .collect())
-    }
-
-    /// `INR 969.73`.
-    pub fn to_string_with_code(self) -> String {
-        format!("{} {}", self.currency.code(), self)
     }
 }
 
@@ -377,18 +277,6 @@ pub fn format_minor(minor: i64, digits: u32) -> String {
     )
 }
 
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_minor(self.minor, self.currency.minor_digits()))
-    }
-}
-
-impl Serialize for Money {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,14 +295,15 @@ mod tests {
         assert_eq!(inr("969.73").minor(), 96973);
         assert_eq!(inr("20000").minor(), 2_000_000);
         assert_eq!(inr("-5.5").minor(), -550);
-        assert_eq!(inr("0.05").to_string(), "0.05");
-        assert_eq!(inr("-0.05").to_string(), "-0.05");
+        assert_eq!(inr("1.5").minor(), 150);
+        assert_eq!(inr("1.5").currency(), Currency::INR);
+        assert_eq!(format_minor(inr("0.05").minor(), 2), "0.05");
+        assert_eq!(format_minor(inr("-0.05").minor(), 2), "-0.05");
+        let yen = Money::parse("970", Currency::JPY).unwrap();
         assert_eq!(
-            Money::parse("970", Currency::JPY).unwrap().to_string(),
+            format_minor(yen.minor(), Currency::JPY.minor_digits()),
             "970"
         );
-        assert_eq!(inr("969.73").to_string_with_code(), "INR 969.73");
-        assert_eq!(serde_json::to_string(&inr("1.5")).unwrap(), "\"1.50\"");
     }
 
     #[test]
@@ -449,26 +338,6 @@ mod tests {
     }
 
     #[test]
-    fn checked_arithmetic() {
-        let max = Money::from_minor(i64::MAX, Currency::INR);
-        assert_eq!(max.checked_add(inr("0.01")), Err(MoneyError::Overflow));
-        assert_eq!(max.checked_mul(2), Err(MoneyError::Overflow));
-        assert_eq!(
-            Money::from_minor(i64::MIN, Currency::INR).checked_neg(),
-            Err(MoneyError::Overflow)
-        );
-        let usd = Money::from_minor(1, Currency::USD);
-        assert_eq!(
-            inr("1").checked_add(usd),
-            Err(MoneyError::CurrencyMismatch(Currency::INR, Currency::USD))
-        );
-        assert_eq!(
-            inr("1.50").checked_sub(inr("2")).unwrap().to_string(),
-            "-0.50"
-        );
-    }
-
-    #[test]
     fn rounding_modes() {
         let r = |v: &str, m| round_to_integer(d(v), m).to_string();
         assert_eq!(r("12.5", RoundingMode::HalfUp), "13");
@@ -482,39 +351,17 @@ mod tests {
     }
 
     #[test]
-    fn rounding_to_multiples() {
-        let m = |v: &str, mult: &str, mode| {
-            inr(v).round_to_multiple(d(mult), mode).unwrap().to_string()
-        };
-        assert_eq!(m("969.73", "1", RoundingMode::HalfUp), "970.00");
-        assert_eq!(m("429.17", "20", RoundingMode::HalfEven), "420.00");
-        assert_eq!(m("12.50", "1", RoundingMode::HalfEven), "12.00");
-        assert_eq!(m("12.50", "1", RoundingMode::HalfUp), "13.00");
-        assert_eq!(m("0.03", "0.05", RoundingMode::Down), "0.00");
-        assert_eq!(m("0.03", "0.05", RoundingMode::Up), "0.05");
-        assert_eq!(m("1234.56", "10", RoundingMode::Down), "1230.00");
-        assert_eq!(m("1.23", "0.01", RoundingMode::Up), "1.23");
-        assert!(
-            inr("1")
-                .round_to_multiple(d("0.001"), RoundingMode::Up)
-                .is_err()
-        );
-        assert!(
-            inr("1")
-                .round_to_multiple(d("0"), RoundingMode::Up)
-                .is_err()
-        );
-        assert_eq!(
-            round_to_step(d("429.1666"), d("20"), RoundingMode::HalfEven).to_string(),
-            "420"
-        );
-    }
-
-    #[test]
-    fn from_decimal_rounds() {
-        let m = Money::from_decimal(d("969.732961"), Currency::INR, RoundingMode::HalfUp).unwrap();
-        assert_eq!(m.minor(), 96973);
-        assert_eq!(m.to_decimal().to_string(), "969.73");
+    fn rounding_to_steps() {
+        let m = |v: &str, step: &str, mode| round_to_step(d(v), d(step), mode).to_string();
+        assert_eq!(m("96973", "100", RoundingMode::HalfUp), "97000");
+        assert_eq!(m("42917", "2000", RoundingMode::HalfEven), "42000");
+        assert_eq!(m("1250", "100", RoundingMode::HalfEven), "1200");
+        assert_eq!(m("1250", "100", RoundingMode::HalfUp), "1300");
+        assert_eq!(m("3", "5", RoundingMode::Down), "0");
+        assert_eq!(m("3", "5", RoundingMode::Up), "5");
+        assert_eq!(m("123456", "1000", RoundingMode::Down), "123000");
+        assert_eq!(m("123", "1", RoundingMode::Up), "123");
+        assert_eq!(m("429.1666", "20", RoundingMode::HalfEven), "420");
     }
 
     #[test]
@@ -538,8 +385,8 @@ mod tests {
             allocate_minor(5, &[d("-1"), d("2")]),
             Err(MoneyError::InvalidRatios)
         );
-        let parts = inr("100.00").allocate(&[d("0.3333"), d("0.6667")]).unwrap();
-        assert_eq!(parts.iter().map(|m| m.minor()).sum::<i64>(), 10_000);
+        let parts = allocate_minor(10_000, &[d("0.3333"), d("0.6667")]).unwrap();
+        assert_eq!(parts.iter().sum::<i64>(), 10_000);
     }
 
     proptest! {
