@@ -86,6 +86,7 @@ type AppState = Arc<Shared>;
                        and the rule."
     ),
     modifiers(&Bearer),
+    components(schemas(problem::ProblemDoc, problem::FieldProblem)),
     tags(
         (name = "loans", description = "Book, list and read loans"),
         (name = "commands", description = "Commands on a booked loan"),
