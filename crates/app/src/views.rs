@@ -145,6 +145,7 @@ pub struct BookingResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SeqEvent {
     pub seq: i64,
+    #[schema(value_type = loanbook_domain::events::EventDocV1)]
     pub event: Document,
 }
 
@@ -180,6 +181,7 @@ pub struct StoredEventView {
     pub value_date: String,
     #[schema(format = DateTime)]
     pub recorded_at: String,
+    #[schema(value_type = loanbook_domain::events::EventDocV1)]
     pub event: Document,
 }
 

@@ -194,6 +194,7 @@ fn split_by_leap(start: Date, end: Date) -> (i64, i64) {
 
 /// Business-day adjustment of a date that falls on a holiday.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BusinessDayConvention {
     /// The next business day.
@@ -209,6 +210,7 @@ pub enum BusinessDayConvention {
 
 /// A day of the week, by its short lowercase name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WeekdayName {
     Mon,
@@ -240,11 +242,14 @@ const MAX_SEARCH_DAYS: i32 = 3660;
 
 /// A holiday calendar as data: weekend days, holiday dates and the adjustment rule.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HolidayCalendar {
+    #[cfg_attr(feature = "schema", schema(value_type = std::collections::BTreeSet<WeekdayName>, max_items = 6))]
     #[serde(default)]
     pub weekend: Vec<WeekdayName>,
     /// Holidays; looked up by binary search once sorted (`normalise`), linearly otherwise.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<String>, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
     #[serde(default, deserialize_with = "strict_date::vec")]
     pub holidays: Vec<Date>,
     #[serde(default)]
@@ -415,6 +420,45 @@ impl Serialize for Frequency {
         }
     }
 }
+
+/// The schema of a frequency: one of the named periods, or `{"days": N}`.
+#[cfg(feature = "schema")]
+impl utoipa::PartialSchema for Frequency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let named = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([
+                "monthly",
+                "weekly",
+                "fortnightly",
+                "quarterly",
+                "half_yearly",
+                "yearly",
+            ]));
+        let every = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "days",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_FREQUENCY_DAYS)),
+            )
+            .required("days")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .item(named)
+            .item(every)
+            .description(Some(
+                "A named period, or a fixed number of days between due dates",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "schema")]
+impl utoipa::ToSchema for Frequency {}
 
 impl<'de> Deserialize<'de> for Frequency {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -15,4 +15,6 @@ pub mod events;
 pub mod loan;
 pub mod money;
 pub mod schedule;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod terms;

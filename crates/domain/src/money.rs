@@ -15,6 +15,7 @@ pub const MAX_AMOUNT_MAJOR: i64 = 1_000_000_000_000;
 
 /// ISO 4217 currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Currency {
     INR,
@@ -78,6 +79,7 @@ impl fmt::Display for Currency {
 
 /// How a value is rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoundingMode {
     /// Ties away from zero.

@@ -152,9 +152,17 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::audit_log))
 }
 
-/// The API's OpenAPI 3.1 document.
+/// The API's OpenAPI 3.1 document: the routes' own, with the domain's wire formats (terms and
+/// event documents) as the domain describes them.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    with_domain_schemas(api_router().split_for_parts().1)
+}
+
+fn with_domain_schemas(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let domain = loanbook_domain::schema::components();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.schemas.extend(domain.schemas);
+    api
 }
 
 /// The whole API.
@@ -166,7 +174,7 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         started: Instant::now(),
     });
     let (routes, api) = api_router().split_for_parts();
-    let api = Arc::new(api);
+    let api = Arc::new(with_domain_schemas(api));
     let document = api.clone();
     let routes = routes
         .route("/metrics", get(metrics))

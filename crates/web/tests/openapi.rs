@@ -75,3 +75,20 @@ fn a_payment_body_carries_its_rules() {
         "#/components/schemas/PostPayment"
     );
 }
+
+#[test]
+fn a_booking_names_the_domains_terms_and_event_schemas() {
+    let d = document();
+    let schemas = &d["components"]["schemas"];
+    let booking = &schemas["BookLoan"]["properties"];
+    assert_eq!(booking["terms"]["$ref"], "#/components/schemas/TermsDoc");
+    assert_eq!(
+        booking["events"]["items"]["$ref"],
+        "#/components/schemas/EventDocV1"
+    );
+    assert!(schemas["TermsDoc"]["required"].is_array());
+    // The event documents are closed objects, as the domain reads them.
+    let variants = schemas["EventDocV1"]["oneOf"].as_array().unwrap();
+    assert!(variants.len() >= 13);
+    assert!(variants.iter().all(|v| v["additionalProperties"] == false));
+}

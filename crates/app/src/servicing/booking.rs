@@ -31,12 +31,13 @@ pub struct BookLoan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1)]
     pub product_version: Option<i64>,
-    /// The loan's terms (with a product: what the loan sets over the product's template).
-    #[schema(value_type = Object)]
+    /// The loan's terms (with a product: what the loan sets over the product's template, which
+    /// may leave out what the template gives).
+    #[schema(value_type = loanbook_domain::terms::TermsDoc)]
     pub terms: Document,
     /// Events that already happened to the loan, oldest first (for a migration).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<loanbook_domain::events::EventDocV1>)]
     pub events: Vec<Document>,
 }
 

@@ -11,11 +11,14 @@ use crate::calendar::Date;
 use crate::money::{Currency, Money, format_minor};
 use crate::terms::{FieldError, Moratorium, amount_limit_rule, parse_plain_decimal};
 
+mod stored;
+
 /// The current version of the event JSON.
 pub const EVENT_VERSION: u32 = 1;
 
 /// Kinds of charge a `charge` event can levy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChargeKind {
     Bounce,
@@ -25,6 +28,7 @@ pub enum ChargeKind {
 
 /// What a waiver reduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WaiverComponent {
     /// Charges due, oldest first.
@@ -35,6 +39,7 @@ pub enum WaiverComponent {
 
 /// How a prepayment re-shapes the remaining schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PrepaymentAdjust {
     /// Same number of instalments, lower instalment.
@@ -45,6 +50,7 @@ pub enum PrepaymentAdjust {
 
 /// What a rate change keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RateChangeKeep {
     /// The instalment stays; the tenure moves.
@@ -157,97 +163,227 @@ pub struct Event {
 
 /// Version 1 of the event JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventDocV1 {
     Disbursement {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Payment {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         reference: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<String>,
     },
     PaymentReversal {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         reference: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Charge {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         kind: ChargeKind,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Waiver {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
         component: WaiverComponent,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
     },
     Prepayment {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
         adjust: PrepaymentAdjust,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         reference: String,
     },
     RateChange {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$",
+                example = "15"
+            )
+        )]
         annual_rate: String,
         keep: RateChangeKeep,
     },
     Restructure {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 600))]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         installments: Option<i64>,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         installment_amount: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         moratorium: Option<Moratorium>,
     },
     WriteOff {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     LossIdentified {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Recovery {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Settlement {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "400.00")
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     Foreclosure {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
         date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(
+                pattern = "^([1-9][0-9]{0,11}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$",
+                example = "20000.00"
+            )
+        )]
         amount: String,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
@@ -257,27 +393,45 @@ pub enum EventDocV1 {
 pub const MAX_TEXT: usize = 200;
 
 fn amount(field: &str, s: &str, currency: Currency, positive: bool) -> Result<i64, FieldError> {
-    let m = Money::parse(s, currency)
-        .map_err(|e| FieldError::new(field, format!("must be a decimal amount: {e}")))?;
+    let m = Money::parse(s, currency).map_err(|e| {
+        FieldError::coded(
+            field,
+            "amount.format",
+            format!("must be a decimal amount: {e}"),
+        )
+    })?;
     if positive && m.minor() <= 0 {
-        return Err(FieldError::new(field, "must be greater than zero"));
+        return Err(FieldError::coded(
+            field,
+            "amount.positive",
+            "must be greater than zero",
+        ));
     }
     if m.minor() < 0 {
-        return Err(FieldError::new(field, "must not be negative"));
+        return Err(FieldError::coded(
+            field,
+            "amount.non_negative",
+            "must not be negative",
+        ));
     }
     if m.minor() > currency.max_amount_minor() {
-        return Err(FieldError::new(field, amount_limit_rule(currency)));
+        return Err(FieldError::coded(
+            field,
+            "amount.max",
+            amount_limit_rule(currency),
+        ));
     }
     Ok(m.minor())
 }
 
 fn text(field: &str, s: &str) -> Result<String, FieldError> {
     if s.trim().is_empty() {
-        return Err(FieldError::new(field, "must not be empty"));
+        return Err(FieldError::coded(field, "text.empty", "must not be empty"));
     }
     if s.chars().count() > MAX_TEXT {
-        return Err(FieldError::new(
+        return Err(FieldError::coded(
             field,
+            "text.length",
             format!("must be at most {MAX_TEXT} characters"),
         ));
     }
@@ -373,8 +527,9 @@ impl EventDocV1 {
                 let rate = parse_plain_decimal(annual_rate)
                     .filter(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE_HUNDRED && r.scale() <= 6)
                     .ok_or_else(|| {
-                        FieldError::new(
+                        FieldError::coded(
                             "annual_rate",
+                            "rate.range",
                             "must be a decimal between 0 and 100 with at most 6 decimal places",
                         )
                     })?;
@@ -398,7 +553,11 @@ impl EventDocV1 {
                             .ok()
                             .filter(|n| (1..=crate::terms::MAX_INSTALLMENTS).contains(n))
                             .ok_or_else(|| {
-                                FieldError::new("installments", "must be between 1 and 600")
+                                FieldError::coded(
+                                    "installments",
+                                    "installments.range",
+                                    "must be between 1 and 600",
+                                )
                             })
                     })
                     .transpose()?;
@@ -407,14 +566,16 @@ impl EventDocV1 {
                     .map(|a| amount("installment_amount", a, currency, true))
                     .transpose()?;
                 if installments.is_none() && installment_amount.is_none() && moratorium.is_none() {
-                    return Err(FieldError::new(
+                    return Err(FieldError::coded(
                         "restructure",
+                        "event.restructure_empty",
                         "needs at least one of installments, installment_amount and moratorium",
                     ));
                 }
                 if let Some(m) = moratorium {
                     if m.periods == 0 || m.periods > 60 {
-                        return Err(FieldError::new(
+                        return Err(FieldError::coded(
+                            "moratorium.periods",
                             "moratorium.periods",
                             "must be between 1 and 60",
                         ));
@@ -476,8 +637,9 @@ impl EventDocV1 {
             ),
         };
         if date.year() < crate::terms::MIN_YEAR || date.year() > crate::terms::MAX_YEAR {
-            return Err(FieldError::new(
+            return Err(FieldError::coded(
                 "date",
+                "date.range",
                 format!(
                     "must be between {} and {}",
                     crate::terms::MIN_YEAR,
@@ -499,11 +661,17 @@ impl Event {
         let version = match value.as_object_mut() {
             Some(obj) => match obj.remove("v") {
                 None => 1,
-                Some(v) => v
-                    .as_u64()
-                    .ok_or_else(|| FieldError::new("v", "must be a whole number"))?,
+                Some(v) => v.as_u64().ok_or_else(|| {
+                    FieldError::coded("v", "event.version", "must be a whole number")
+                })?,
             },
-            None => return Err(FieldError::new("event", "must be a JSON object")),
+            None => {
+                return Err(FieldError::coded(
+                    "event",
+                    "event.object",
+                    "must be a JSON object",
+                ));
+            }
         };
         // An internally tagged enum buffers its fields, which hides the failing field's path;
         // check the fields' JSON types up front so an error names its field.
@@ -523,21 +691,32 @@ impl Event {
                     _ => None,
                 };
                 if let Some(rule) = rule {
-                    return Err(FieldError::new(k.clone(), rule));
+                    return Err(FieldError::coded(k.clone(), "json.type", rule));
                 }
             }
             if let Some(n) = obj.get("installments") {
                 if !n.is_u64() && !n.is_null() {
-                    return Err(FieldError::new("installments", "must be a whole number"));
+                    return Err(FieldError::coded(
+                        "installments",
+                        "json.type",
+                        "must be a whole number",
+                    ));
                 }
             }
         }
         if let Some(date) = value.get("date") {
             match date.as_str() {
                 Some(text) => {
-                    crate::calendar::parse_date(text).map_err(|e| FieldError::new("date", e))?;
+                    crate::calendar::parse_date(text)
+                        .map_err(|e| FieldError::coded("date", "date.format", e))?;
                 }
-                None => return Err(FieldError::new("date", "must be a date string YYYY-MM-DD")),
+                None => {
+                    return Err(FieldError::coded(
+                        "date",
+                        "date.format",
+                        "must be a date string YYYY-MM-DD",
+                    ));
+                }
             }
         }
         match version {
@@ -549,12 +728,13 @@ impl Event {
                     } else {
                         path
                     };
-                    FieldError::new(field, e.inner().to_string())
+                    FieldError::from_json(field, e.inner())
                 })?;
                 doc.parse(currency)
             }
-            v => Err(FieldError::new(
+            v => Err(FieldError::coded(
                 "v",
+                "event.version",
                 format!("event version {v} is not known (this build reads 1 to {EVENT_VERSION})"),
             )),
         }
@@ -566,8 +746,8 @@ impl Event {
         match serde_json::from_str::<EventDocV1>(text) {
             Ok(doc) => doc.parse(currency),
             Err(_) => {
-                let v: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|e| FieldError::new("event", e.to_string()))?;
+                let v: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| FieldError::from_json("event", &e))?;
                 Event::from_json_value(&v, currency)
             }
         }
@@ -578,8 +758,7 @@ impl Event {
     pub fn list_from_json(text: &str, currency: Currency) -> Result<Vec<Event>, Vec<FieldError>> {
         let trimmed = text.trim_start();
         let values: Vec<serde_json::Value> = if trimmed.starts_with('[') {
-            serde_json::from_str(text)
-                .map_err(|e| vec![FieldError::new("events", e.to_string())])?
+            serde_json::from_str(text).map_err(|e| vec![FieldError::from_json("events", &e)])?
         } else {
             let mut out = Vec::new();
             for (i, line) in text.lines().enumerate() {
@@ -587,10 +766,7 @@ impl Event {
                     continue;
                 }
                 out.push(serde_json::from_str(line).map_err(|e| {
-                    vec![FieldError::new(
-                        format!("events line {}", i + 1),
-                        e.to_string(),
-                    )]
+                    vec![FieldError::from_json(format!("events line {}", i + 1), &e)]
                 })?);
             }
             out
@@ -600,7 +776,10 @@ impl Event {
         for (i, v) in values.iter().enumerate() {
             match Event::from_json_value(v, currency) {
                 Ok(e) => events.push(e),
-                Err(e) => errors.push(FieldError::new(format!("events[{i}].{}", e.field), e.rule)),
+                Err(e) => {
+                    let field = format!("events[{i}].{}", e.field);
+                    errors.push(e.at(field));
+                }
             }
         }
         if errors.is_empty() {
