@@ -191,18 +191,7 @@ impl App {
         }
         let outcome = CommandOutcome::created(result);
         let event_ids: Vec<String> = (1..=version).map(|s| format!("{id}:{s}")).collect();
-        let mut outbox = vec![NewOutbox {
-            id: uuid::Uuid::now_v7().to_string(),
-            loan_id: Some(id.clone()),
-            topic: "loan.booked".into(),
-            payload: json!({"loan_id": id, "loan_number": record.loan_number}).to_string(),
-        }];
-        outbox.extend(
-            events
-                .iter()
-                .enumerate()
-                .map(|(k, e)| event_message(&id, k as i64 + 1, e, terms.currency)),
-        );
+        let outbox = booked_messages(&id, &record.loan_number, &events, terms.currency);
         let write = CommandWrite {
             command_id: uuid::Uuid::now_v7().to_string(),
             at,
@@ -237,4 +226,26 @@ impl App {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The outbox messages of a booking: `loan.booked`, then each booked event's.
+fn booked_messages(
+    id: &str,
+    loan_number: &str,
+    events: &[Event],
+    currency: loanbook_domain::money::Currency,
+) -> Vec<NewOutbox> {
+    let mut outbox = vec![NewOutbox {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: Some(id.to_owned()),
+        topic: "loan.booked".into(),
+        payload: json!({"loan_id": id, "loan_number": loan_number}).to_string(),
+    }];
+    outbox.extend(
+        events
+            .iter()
+            .enumerate()
+            .map(|(k, e)| event_message(id, k as i64 + 1, e, currency)),
+    );
+    outbox
 }
