@@ -3,11 +3,54 @@
 //! same transaction) or rejects it. Nobody decides their own request; a request is decided once.
 
 use loanbook_store::{Approval, Decision, StoreError};
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Action, Role};
 use crate::policy::Hold;
-use crate::{App, AppError, Principal, Reply, RequestMeta, corrupt, now};
+use crate::servicing::BookLoan;
+use crate::views::{ApprovalList, ApprovalView, Approved, CommandOutcome, HeldView};
+use crate::{App, AppError, Principal, RequestMeta, corrupt};
+
+/// A checker's decision on a held request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Carry the held command out, as the checker.
+    Approve,
+    /// Close the request; nothing is written.
+    Reject,
+}
+
+/// `POST /v1/approvals`: decide a request named in the body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decide {
+    /// The approval request's id.
+    #[schema(min_length = 1)]
+    pub id: String,
+    pub decision: Verdict,
+}
+
+/// The approvals list's filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListApprovals {
+    /// `pending`, `approved` or `rejected`.
+    #[param(pattern = "^(pending|approved|rejected)$")]
+    pub status: Option<String>,
+}
+
+/// What a decision did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decided {
+    /// The held command was carried out: its outcome.
+    Approved(CommandOutcome<Approved>),
+    /// The request is closed.
+    Rejected(CommandOutcome<ApprovalView>),
+}
 
 /// What an approval request targets.
 enum Target<'a> {
@@ -32,31 +75,30 @@ fn target(a: &Approval) -> Result<Target<'_>, AppError> {
     }
 }
 
-pub(crate) fn approval_json(a: &Approval) -> Value {
-    json!({
-        "id": a.id,
-        "action": a.action,
-        "target": a.target,
-        "request": serde_json::from_str::<Value>(&a.payload).unwrap_or(Value::Null),
-        "maker": a.maker,
-        "status": a.status,
-        "checker": a.checker,
-        "created_at": a.created_at,
-        "decided_at": a.decided_at,
-    })
+/// An outcome of one result type as an outcome of another (a held command's own result as
+/// the approval's).
+fn map_outcome<T, U>(o: CommandOutcome<T>, f: impl FnOnce(T) -> U) -> CommandOutcome<U> {
+    CommandOutcome {
+        kind: o.kind,
+        answer: match o.answer {
+            crate::Answer::Done(t) => crate::Answer::Done(f(t)),
+            crate::Answer::Held(h) => crate::Answer::Held(h),
+        },
+        replayed: o.replayed,
+    }
 }
 
 impl App {
     /// Hold a valid write for a second user's approval: answered 202 with the request and the
     /// rule that held it; the reply is stored under the request's idempotency key.
-    pub(crate) async fn hold(
+    pub(crate) async fn hold<T: Serialize + DeserializeOwned>(
         &self,
         p: &Principal,
         hold: Hold,
         target: String,
         payload: String,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<T>, AppError> {
         let a = Approval {
             id: uuid::Uuid::now_v7().to_string(),
             action: hold.action.name().to_owned(),
@@ -65,7 +107,7 @@ impl App {
             maker: p.user.name.clone(),
             status: "pending".into(),
             checker: None,
-            created_at: now(),
+            created_at: self.now(),
             decided_at: None,
         };
         let audit = self.audit(
@@ -75,16 +117,16 @@ impl App {
             &meta.digest,
             vec![],
         );
-        let reply = Reply {
-            status: 202,
-            body: json!({"approval": approval_json(&a), "reason": hold.reason}),
-        };
+        let outcome = CommandOutcome::held(HeldView {
+            approval: ApprovalView::from(&a),
+            reason: hold.reason,
+        });
         match self
             .store
-            .create_approval(&a, &audit, self.idempotency(p, meta, &reply).as_ref())
+            .create_approval(&a, &audit, self.idempotency(p, meta, &outcome)?.as_ref())
             .await
         {
-            Ok(()) => Ok(reply),
+            Ok(()) => Ok(outcome),
             Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
             Err(e) => Err(e.into()),
         }
@@ -107,8 +149,13 @@ impl App {
         }
     }
 
-    pub async fn approvals(&self, p: &Principal, status: Option<&str>) -> Result<Value, AppError> {
+    pub async fn approvals(
+        &self,
+        p: &Principal,
+        q: &ListApprovals,
+    ) -> Result<ApprovalList, AppError> {
         p.require(Action::Read)?;
+        let status = q.status.as_deref();
         if let Some(s) = status {
             if !matches!(s, "pending" | "approved" | "rejected") {
                 return Err(AppError::invalid(
@@ -121,19 +168,19 @@ impl App {
         let mut items = Vec::with_capacity(list.len());
         for a in &list {
             if self.visible(p, a).await? {
-                items.push(approval_json(a));
+                items.push(ApprovalView::from(a));
             }
         }
-        Ok(json!({ "items": items }))
+        Ok(ApprovalList { items })
     }
 
-    pub async fn approval(&self, p: &Principal, id: &str) -> Result<Value, AppError> {
+    pub async fn approval(&self, p: &Principal, id: &str) -> Result<ApprovalView, AppError> {
         p.require(Action::Read)?;
         let a = self.any_approval(id).await?;
         if !self.visible(p, &a).await? {
             return Err(AppError::NotFound(format!("approval `{id}`")));
         }
-        Ok(approval_json(&a))
+        Ok(ApprovalView::from(&a))
     }
 
     async fn any_approval(&self, id: &str) -> Result<Approval, AppError> {
@@ -162,19 +209,32 @@ impl App {
         let decision = Decision {
             approval_id: a.id.clone(),
             checker: p.user.name.clone(),
-            at: now(),
+            at: self.now(),
         };
         Ok((a, decision))
     }
 
     /// Approve a held write: it is carried out now, as the checker, on the loan as it is now
     /// (checked again in full), with the approval marked in the same transaction.
+    pub async fn decide(
+        &self,
+        p: &Principal,
+        id: &str,
+        verdict: Verdict,
+        meta: &RequestMeta,
+    ) -> Result<Decided, AppError> {
+        Ok(match verdict {
+            Verdict::Approve => Decided::Approved(self.approve(p, id, meta).await?),
+            Verdict::Reject => Decided::Rejected(self.reject(p, id, meta).await?),
+        })
+    }
+
     pub async fn approve(
         &self,
         p: &Principal,
         id: &str,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<Approved>, AppError> {
         p.require(Action::Approve)?;
         self.keyed(p, meta, || self.approve_once(p, id, meta)).await
     }
@@ -184,28 +244,30 @@ impl App {
         p: &Principal,
         id: &str,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<Approved>, AppError> {
         let (a, decision) = self.checkable(p, id).await?;
         let meta = RequestMeta {
             dry_run: false,
             ..meta.clone()
         };
-        let payload = || {
-            serde_json::from_str::<Value>(&a.payload)
-                .map_err(|e| corrupt(format!("approval `{id}` payload: {e}")))
-        };
+        let bad = |e: serde_json::Error| corrupt(format!("approval `{id}` payload: {e}"));
         let done = match target(&a)? {
             Target::Product => {
                 p.require(Action::ManageProducts)?;
-                return self.approve_product(p, &a, &decision, &meta).await;
+                let o = self.approve_product(p, &a, &decision, &meta).await?;
+                return Ok(map_outcome(o, Approved::Product));
             }
             Target::Loan(loan_id) => {
-                self.loan_command_with(p, loan_id, &payload()?, &meta, Some(&decision))
+                let event: serde_json::Value = serde_json::from_str(&a.payload).map_err(bad)?;
+                self.loan_command_with(p, loan_id, &event, &meta, Some(&decision))
                     .await
+                    .map(|o| map_outcome(o, Approved::Command))
             }
             Target::Booking => {
-                self.book_loan_once(p, &payload()?, &meta, Some(&decision))
+                let cmd: BookLoan = serde_json::from_str(&a.payload).map_err(bad)?;
+                self.book_loan_once(p, &cmd, &meta, Some(&decision))
                     .await
+                    .map(|o| map_outcome(o, Approved::Booking))
             }
         };
         match done {
@@ -221,7 +283,7 @@ impl App {
         p: &Principal,
         id: &str,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<ApprovalView>, AppError> {
         p.require(Action::Approve)?;
         self.keyed(p, meta, || self.reject_once(p, id, meta)).await
     }
@@ -231,7 +293,7 @@ impl App {
         p: &Principal,
         id: &str,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<ApprovalView>, AppError> {
         let (a, decision) = self.checkable(p, id).await?;
         let audit = self.audit(
             &p.user.name,
@@ -246,17 +308,14 @@ impl App {
             decided_at: Some(decision.at.clone()),
             ..a
         };
-        let reply = Reply {
-            status: 200,
-            body: approval_json(&decided),
-        };
+        let outcome = CommandOutcome::done(ApprovalView::from(&decided));
         self.store
             .reject_approval(
                 &decision,
                 &audit,
-                self.idempotency(p, meta, &reply).as_ref(),
+                self.idempotency(p, meta, &outcome)?.as_ref(),
             )
             .await?;
-        Ok(reply)
+        Ok(outcome)
     }
 }

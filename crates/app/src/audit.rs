@@ -1,35 +1,28 @@
 //! The audit log as a use case: verifying the chain, writing checkpoints, reading it page by
 //! page, and the readiness check that proves the database takes writes.
 
-use loanbook_store::{
-    AuditRecord, ChainBreak, Checkpoint, CheckpointRecord, KeyRequired, StoreError, Verified,
-};
-use serde_json::{Value, json};
+use loanbook_store::{ChainBreak, Checkpoint, CheckpointRecord, KeyRequired, StoreError, Verified};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use crate::{Action, App, AppError, Principal, now};
+use crate::views::{AuditHeadView, AuditPage, AuditRecordView};
+use crate::{Action, App, AppError, Principal};
+
+/// A page of the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Records after this seq (default 0).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
 
 /// Most records one page of the audit log holds.
 pub const AUDIT_PAGE_LIMIT: i64 = 1000;
-
-fn record_json(r: &AuditRecord) -> Value {
-    json!({
-        "seq": r.seq,
-        "stream": r.stream,
-        "stream_seq": r.stream_seq,
-        "at": r.entry.at,
-        "actor": r.entry.actor,
-        "action": r.entry.action,
-        "target": r.entry.target,
-        "request_digest": r.entry.request_digest,
-        "event_ids": r.entry.event_ids,
-        "content_hash": r.content_hash,
-        "terms_hash": r.terms_hash,
-        "scheme": r.scheme,
-        "key_id": r.key_id,
-        "prev_hash": r.prev_hash,
-        "hash": r.hash,
-    })
-}
 
 impl App {
     /// Check the audit chain with the store's key; the number of records on success.
@@ -75,13 +68,10 @@ impl App {
     }
 
     /// A page of the audit log after record `after`: for auditors and admins.
-    pub async fn audit_log(
-        &self,
-        p: &Principal,
-        after: i64,
-        limit: i64,
-    ) -> Result<Value, AppError> {
+    pub async fn audit_log(&self, p: &Principal, q: &AuditQuery) -> Result<AuditPage, AppError> {
         p.require(Action::ReadAudit)?;
+        let after = q.after.unwrap_or(0);
+        let limit = q.limit.unwrap_or(100);
         if after < 0 {
             return Err(AppError::invalid("after", "must be 0 or more"));
         }
@@ -98,15 +88,19 @@ impl App {
         } else {
             None
         };
-        Ok(json!({
-            "items": page.iter().map(record_json).collect::<Vec<_>>(),
-            "next_after": next,
-            "head": newest.map(|r| json!({"seq": r.seq, "stream": r.stream, "hash": r.hash})),
-        }))
+        Ok(AuditPage {
+            items: page.iter().map(AuditRecordView::from).collect(),
+            next_after: next,
+            head: newest.map(|r| AuditHeadView {
+                seq: r.seq,
+                stream: r.stream,
+                hash: r.hash,
+            }),
+        })
     }
 
     /// Whether the database takes writes now (a heartbeat row rewritten in a transaction).
     pub async fn ready(&self) -> Result<(), AppError> {
-        Ok(self.store.check_writable(&now()).await?)
+        Ok(self.store.check_writable(&self.now()).await?)
     }
 }

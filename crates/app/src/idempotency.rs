@@ -1,6 +1,7 @@
 //! Idempotent writes. An `Idempotency-Key` belongs to one user and one request target: the
 //! method and the path with its ids (`POST /v1/loans/ID/payments`). A key is reserved before its
-//! request runs and completed, in the request's own transaction, with the reply; so a retry gets
+//! request runs and completed, in the request's own transaction, with the typed answer and its
+//! outcome kind (in the record's `status` column, see [`OutcomeKind::code`]); so a retry gets
 //! the stored reply, a copy racing its original waits for it (or is told it is still running),
 //! and the key never answers for another loan, route or body.
 
@@ -8,8 +9,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use loanbook_store::{IN_PROGRESS, IdempotencyRecord, KeyReservation};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::{App, AppError, Principal, Reply, RequestMeta, corrupt, now};
+use crate::views::{Answer, CommandOutcome, HeldView, OutcomeKind};
+use crate::{App, AppError, Principal, RequestMeta, corrupt};
 
 /// How long a copy of a request waits for the original to finish before it is answered
 /// `request-in-progress`.
@@ -20,23 +24,20 @@ const POLL: Duration = Duration::from_millis(20);
 /// (answers or times out) within 30 s, so twice that is safe.
 const STALE_AFTER_MS: i64 = 60_000;
 
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 impl App {
     /// Run a write under the request's idempotency key, if it has one. `run` must store its
     /// reply with [`App::idempotency`] in the transaction that makes the change; when it fails,
     /// the reservation is dropped so the key can be used again.
-    pub(crate) async fn keyed<F, Fut>(
+    pub(crate) async fn keyed<T, F, Fut>(
         &self,
         p: &Principal,
         meta: &RequestMeta,
         run: F,
-    ) -> Result<Reply, AppError>
+    ) -> Result<CommandOutcome<T>, AppError>
     where
+        T: DeserializeOwned,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Reply, AppError>>,
+        Fut: Future<Output = Result<CommandOutcome<T>, AppError>>,
     {
         let Some(key) = meta.idempotency_key.as_deref() else {
             return run().await;
@@ -54,10 +55,11 @@ impl App {
         };
         let waited = tokio::time::Instant::now();
         loop {
-            let ms = now_ms();
+            let at = self.clock.now();
+            let ms = at.as_millisecond();
             match self
                 .store
-                .reserve_key(&wanted, &now(), ms, ms - STALE_AFTER_MS)
+                .reserve_key(&wanted, &at.to_string(), ms, ms - STALE_AFTER_MS)
                 .await?
             {
                 KeyReservation::Reserved => break,
@@ -83,31 +85,36 @@ impl App {
         result
     }
 
-    /// The record that stores `reply` under the request's key, written with the change.
-    pub(crate) fn idempotency(
+    /// The record that stores `outcome` under the request's key, written with the change.
+    pub(crate) fn idempotency<T: Serialize>(
         &self,
         p: &Principal,
         meta: &RequestMeta,
-        reply: &Reply,
-    ) -> Option<IdempotencyRecord> {
-        meta.idempotency_key.as_ref().map(|key| IdempotencyRecord {
+        outcome: &CommandOutcome<T>,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        let Some(key) = &meta.idempotency_key else {
+            return Ok(None);
+        };
+        let body = serde_json::to_string(&outcome.answer)
+            .map_err(|e| corrupt(format!("answer for key `{key}`: {e}")))?;
+        Ok(Some(IdempotencyRecord {
             scope: p.user.id.clone(),
             key: key.clone(),
             target: meta.target.clone(),
             request_digest: meta.digest.clone(),
-            status: i64::from(reply.status),
-            body: reply.body.to_string(),
-        })
+            status: outcome.kind.code(),
+            body,
+        }))
     }
 
     /// The change was refused at commit because the key was completed meanwhile (a copy of
     /// this request outside the reservation, such as an approval's stored reply): answer as
     /// the stored reply does.
-    pub(crate) async fn after_key_race(
+    pub(crate) async fn after_key_race<T: DeserializeOwned>(
         &self,
         p: &Principal,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<T>, AppError> {
         let Some(key) = meta.idempotency_key.as_deref() else {
             return Err(AppError::Conflict("the request conflicted; retry".into()));
         };
@@ -149,10 +156,22 @@ fn same_request(wanted: &IdempotencyRecord, found: &IdempotencyRecord) -> Result
     Ok(())
 }
 
-fn stored_reply(r: &IdempotencyRecord) -> Result<Reply, AppError> {
-    let body = serde_json::from_str(&r.body)
-        .map_err(|e| corrupt(format!("stored reply for key `{}`: {e}", r.key)))?;
-    let status = u16::try_from(r.status)
-        .map_err(|_| corrupt(format!("stored status {} for key `{}`", r.status, r.key)))?;
-    Ok(Reply { status, body })
+/// The stored answer, typed again, marked as replayed.
+fn stored_reply<T: DeserializeOwned>(r: &IdempotencyRecord) -> Result<CommandOutcome<T>, AppError> {
+    let kind = OutcomeKind::from_code(r.status)
+        .ok_or_else(|| corrupt(format!("stored outcome {} for key `{}`", r.status, r.key)))?;
+    let bad = |e: serde_json::Error| corrupt(format!("stored answer for key `{}`: {e}", r.key));
+    let answer = match kind {
+        OutcomeKind::Held => Answer::Held(Box::new(
+            serde_json::from_str::<HeldView>(&r.body).map_err(bad)?,
+        )),
+        OutcomeKind::Created | OutcomeKind::Done => {
+            Answer::Done(serde_json::from_str::<T>(&r.body).map_err(bad)?)
+        }
+    };
+    Ok(CommandOutcome {
+        kind,
+        answer,
+        replayed: true,
+    })
 }

@@ -53,7 +53,7 @@ impl ApprovalPolicy {
     pub fn hold(&self, before: &[Event], new: &[Event], after: &LoanState) -> Option<Hold> {
         let currency = after.currency;
         for e in new {
-            let action = crate::action_for(&e.kind);
+            let action = crate::servicing::action_for(&e.kind);
             if self.actions.contains(&action) {
                 return Some(Hold {
                     action,

@@ -16,10 +16,29 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use loanbook_store::{NewToken, TokenRecord, User};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::auth::{Action, Role, new_token, token_hash};
-use crate::{App, AppError, Principal, corrupt, lock, now};
+use crate::views::{TokenCreated, TokenList, TokenView};
+use crate::{App, AppError, Principal, corrupt, lock};
+
+/// `POST /v1/tokens`: a token for a user of a role (the user is created if new).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueToken {
+    #[schema(min_length = 1, max_length = 100)]
+    pub user: String,
+    pub role: Role,
+    /// The co-lending partner's id: required for, and only for, the partner role.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    pub partner: Option<String>,
+    /// `90d`, `12h`, `30m` or `none` (the default).
+    #[serde(default)]
+    #[schema(pattern = "^([1-9][0-9]{0,6}[dhm]|none)$", example = "90d")]
+    pub expires: Option<String>,
+}
 
 /// How long a cached token is trusted before its user is read again (role changes).
 const TOKEN_TTL: Duration = Duration::from_secs(30);
@@ -155,41 +174,13 @@ fn valid_at(expires_at: Option<jiff::Timestamp>, at: jiff::Timestamp) -> bool {
     expires_at.is_none_or(|e| at < e)
 }
 
-/// A token as listed: never its secret or hash.
-pub fn token_json(t: &TokenRecord) -> Value {
-    let expired = t
-        .expires_at
-        .as_deref()
-        .and_then(|e| e.parse::<jiff::Timestamp>().ok())
-        .is_some_and(|e| !valid_at(Some(e), jiff::Timestamp::now()));
-    let status = if t.revoked_at.is_some() {
-        "revoked"
-    } else if expired {
-        "expired"
-    } else {
-        "active"
-    };
-    json!({
-        "id": t.id,
-        "prefix": t.prefix,
-        "user": t.user.name,
-        "role": t.user.role,
-        "partner": t.user.partner_id,
-        "created_at": t.created_at,
-        "expires_at": t.expires_at,
-        "revoked_at": t.revoked_at,
-        "revoked_by": t.revoked_by,
-        "status": status,
-    })
-}
-
 impl App {
     /// The caller of a token that exists, is not revoked and has not expired.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AppError> {
         let hash = token_hash(token);
         let cache = &self.caches.tokens;
         if let Some(c) = cache.get(&hash) {
-            if !valid_at(c.expires_at, jiff::Timestamp::now()) {
+            if !valid_at(c.expires_at, self.clock.now()) {
                 cache.remove(&hash);
                 return Err(AppError::Unauthorized);
             }
@@ -209,7 +200,7 @@ impl App {
             .as_deref()
             .map(|e| timestamp(&format!("token `{}` expiry", grant.token_id), e))
             .transpose()?;
-        if !valid_at(expires_at, jiff::Timestamp::now()) {
+        if !valid_at(expires_at, self.clock.now()) {
             return Err(AppError::Unauthorized);
         }
         let role = Role::parse(&grant.user.role).ok_or_else(|| {
@@ -232,6 +223,40 @@ impl App {
             },
         );
         Ok(principal)
+    }
+
+    /// Issue a token through the API: its secret is in the answer, and nowhere else.
+    pub async fn create_token(
+        &self,
+        p: &Principal,
+        cmd: &IssueToken,
+    ) -> Result<TokenCreated, AppError> {
+        let req = TokenRequest {
+            user: &cmd.user,
+            role: cmd.role,
+            partner: cmd.partner.as_deref(),
+            lifetime: Lifetime::parse(cmd.expires.as_deref().unwrap_or("none"))?,
+        };
+        let issued = self.issue_token(Some(p), &req).await?;
+        Ok(TokenCreated {
+            record: TokenView::at(&issued.record, self.clock.now()),
+            token: issued.token,
+        })
+    }
+
+    /// Every token, as listed.
+    pub async fn token_list(&self, p: &Principal) -> Result<TokenList, AppError> {
+        let now = self.clock.now();
+        let tokens = self.tokens(Some(p)).await?;
+        Ok(TokenList {
+            tokens: tokens.iter().map(|t| TokenView::at(t, now)).collect(),
+        })
+    }
+
+    /// Revoke a token through the API: the token as listed after.
+    pub async fn revoke(&self, p: &Principal, id: &str) -> Result<TokenView, AppError> {
+        let t = self.revoke_token(Some(p), id).await?;
+        Ok(TokenView::at(&t, self.clock.now()))
     }
 
     /// Create a user with a role (or reuse the user of that name and role) and a new token for
@@ -274,7 +299,7 @@ impl App {
                 return Err(AppError::invalid("partner", "is only for the partner role"));
             }
         }
-        let created = jiff::Timestamp::now();
+        let created = self.clock.now();
         let expires_at = req.lifetime.expires_at(created)?;
         let actor_name = actor.map_or("cli".to_owned(), |p| p.user.name.clone());
         let user = match self.store.user_by_name(name).await? {
@@ -294,7 +319,7 @@ impl App {
                     name: name.to_owned(),
                     role: req.role.name().to_owned(),
                     partner_id: partner.map(str::to_owned),
-                    created_at: now(),
+                    created_at: self.now(),
                 };
                 let audit = self.audit(
                     &actor_name,

@@ -259,7 +259,7 @@ async fn open(db: &DatabaseArgs, file: &FileConfig) -> Result<App, Failure> {
     let url = database_url(db, file);
     let key = audit_key(db, file, &url)?;
     let store = open_store(&url, key, false).await?;
-    App::new(store, BOOK)
+    App::new(store, BOOK, std::sync::Arc::new(loanbook_app::SystemClock))
         .await
         .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))
 }
@@ -325,7 +325,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         let key = key_or_create(&args.db, &file).await?;
         let url = database_url(&args.db, &file);
         let store = open_store(&url, Some(key), false).await?;
-        let app = App::new(store, BOOK)
+        let app = App::new(store, BOOK, std::sync::Arc::new(loanbook_app::SystemClock))
             .await
             .map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?;
         if app
@@ -547,8 +547,11 @@ pub fn business_date(cmd: &BusinessDateCommand) -> Result<(), Failure> {
                 let to = loanbook_domain::calendar::parse_date(date)
                     .map_err(|rule| Failure::Invalid(vec![format!("DATE: {rule}")]))?;
                 let app = open(db, &file).await?;
-                let v = app.set_business_date(None, to).await.map_err(app_failure)?;
-                println!("{}", v["business_date"].as_str().unwrap_or_default());
+                let v = app
+                    .set_business_date(None, &loanbook_app::SetBusinessDate { date: to })
+                    .await
+                    .map_err(app_failure)?;
+                println!("{}", v.business_date);
             }
         }
         Ok(())

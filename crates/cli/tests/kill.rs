@@ -208,7 +208,13 @@ async fn survives_sigkill(url: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let store = loanbook_store::connect(url).await.expect("store");
-    let app = loanbook_app::App::new(store, "main").await.expect("app");
+    let app = loanbook_app::App::new(
+        store,
+        "main",
+        std::sync::Arc::new(loanbook_app::SystemClock),
+    )
+    .await
+    .expect("app");
     assert_eq!(
         app.projection_mismatches().await.expect("check"),
         Vec::<String>::new()

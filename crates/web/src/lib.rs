@@ -6,35 +6,37 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod audit;
 mod auth;
-mod health;
+mod extract;
 mod input;
 mod limits;
-mod openapi;
 mod problem;
 mod request_id;
-mod tokens;
+mod routes;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router, middleware};
-use loanbook_app::{App, AppError, Principal, RequestMeta, digest};
-use loanbook_domain::calendar::{Date, parse_date};
-use loanbook_store::LoanFilter;
-use serde_json::{Value, json};
+use loanbook_app::App;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::Servable;
 
+use extract::Caller;
 pub use problem::Problem;
+use routes::{
+    approvals, audit, business_date, commands, health, loans, parties, products, tokens, webhooks,
+};
 
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -70,19 +72,98 @@ struct Shared {
     app: Arc<App>,
     guard: auth::Guard,
     started: Instant,
-    metrics: Metrics,
-}
-
-#[derive(Default)]
-struct Metrics {
-    requests: AtomicU64,
-    client_errors: AtomicU64,
-    server_errors: AtomicU64,
-    commands: AtomicU64,
-    micros: AtomicU64,
 }
 
 type AppState = Arc<Shared>;
+
+/// The OpenAPI document's frame; its paths and schemas come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Loanbook API",
+        description = "Loan servicing: JSON under /v1, money as decimal strings, dates \
+                       YYYY-MM-DD, every error an RFC 9457 problem document naming the field \
+                       and the rule."
+    ),
+    modifiers(&Bearer),
+    components(schemas(problem::ProblemDoc, problem::FieldProblem)),
+    tags(
+        (name = "loans", description = "Book, list and read loans"),
+        (name = "commands", description = "Commands on a booked loan"),
+        (name = "book", description = "The book's business date"),
+        (name = "products"), (name = "parties"), (name = "webhooks"), (name = "approvals"),
+        (name = "tokens"), (name = "audit"), (name = "health"),
+    )
+)]
+struct ApiDoc;
+
+/// The bearer token scheme every operation but health uses.
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route with its OpenAPI description.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(loans::book_loan, loans::list_loans))
+        .routes(routes!(loans::loan))
+        .routes(routes!(loans::loan_events))
+        .routes(routes!(loans::foreclosure_quote))
+        .routes(routes!(commands::disbursements))
+        .routes(routes!(commands::payments))
+        .routes(routes!(commands::reversals))
+        .routes(routes!(commands::charges))
+        .routes(routes!(commands::waivers))
+        .routes(routes!(commands::prepayments))
+        .routes(routes!(commands::rate_changes))
+        .routes(routes!(commands::restructures))
+        .routes(routes!(commands::write_offs))
+        .routes(routes!(commands::loss_identifications))
+        .routes(routes!(commands::recoveries))
+        .routes(routes!(commands::settlements))
+        .routes(routes!(commands::foreclosures))
+        .routes(routes!(
+            business_date::business_date,
+            business_date::set_business_date
+        ))
+        .routes(routes!(products::create_product, products::products))
+        .routes(routes!(products::product))
+        .routes(routes!(products::product_version))
+        .routes(routes!(parties::create_party, parties::parties))
+        .routes(routes!(parties::party))
+        .routes(routes!(webhooks::create_webhook, webhooks::webhooks))
+        .routes(routes!(webhooks::webhook_deliveries))
+        .routes(routes!(approvals::approvals, approvals::decide_by_body))
+        .routes(routes!(approvals::approval))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::audit_log))
+}
+
+/// The API's OpenAPI 3.1 document: the routes' own, with the domain's wire formats (terms and
+/// event documents) as the domain describes them.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    with_domain_schemas(api_router().split_for_parts().1)
+}
+
+fn with_domain_schemas(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let domain = loanbook_domain::schema::components();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.schemas.extend(domain.schemas);
+    api
+}
 
 /// The whole API.
 pub fn router(app: Arc<App>, config: WebConfig) -> Router {
@@ -91,36 +172,23 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
         app,
         guard: auth::Guard::new(&config),
         started: Instant::now(),
-        metrics: Metrics::default(),
     });
-    let routes = Router::new()
-        .route("/health", get(health))
+    let (routes, api) = api_router().split_for_parts();
+    let api = Arc::new(with_domain_schemas(api));
+    let document = api.clone();
+    let routes = routes
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi_json))
-        .route("/docs", get(docs_page))
-        .route("/v1/loans", post(book_loan).get(list_loans))
-        .route("/v1/loans/{id}", get(loan))
-        .route("/v1/loans/{id}/events", get(loan_events))
-        .route("/v1/loans/{id}/foreclosure-quote", get(foreclosure_quote))
-        .route("/v1/loans/{id}/{command}", post(loan_command))
         .route(
-            "/v1/business-date",
-            get(business_date).put(set_business_date),
+            "/openapi.json",
+            get(move || {
+                let d = document.clone();
+                async move { Json(d.as_ref().clone()) }
+            }),
         )
-        .route("/v1/products", post(create_product).get(products))
-        .route("/v1/products/{code}", get(product))
-        .route("/v1/products/{code}/versions", post(product_version))
-        .route("/v1/parties", post(create_party).get(parties))
-        .route("/v1/parties/{id}", get(party))
-        .route("/v1/webhooks", post(create_webhook).get(webhooks))
-        .route("/v1/webhooks/{id}/deliveries", get(webhook_deliveries))
-        .route("/v1/approvals", get(approvals).post(decide_by_body))
-        .route("/v1/approvals/{id}", get(approval))
-        .route("/v1/approvals/{id}/{decision}", post(decide))
-        .route("/v1/tokens", post(tokens::create).get(tokens::list))
-        .route("/v1/tokens/{id}/revoke", post(tokens::revoke))
-        .merge(audit::routes())
-        .merge(health::routes());
+        .merge(utoipa_scalar::Scalar::with_url(
+            "/docs",
+            api.as_ref().clone(),
+        ));
     let routes = if config.test_routes {
         routes
             .route("/v1/test/panic", get(limits::panics))
@@ -142,7 +210,7 @@ pub fn router(app: Arc<App>, config: WebConfig) -> Router {
             config.request_timeout,
             limits::timeout,
         ))
-        .layer(middleware::from_fn_with_state(shared.clone(), measure))
+        .layer(middleware::from_fn(measure))
         .layer(middleware::from_fn(request_id::trace))
         .with_state(shared)
 }
@@ -162,386 +230,56 @@ pub async fn serve(
     .await
 }
 
-async fn measure(
-    State(s): State<AppState>,
-    req: axum::extract::Request,
-    next: middleware::Next,
-) -> Response {
+/// The process's metrics recorder, installed on first use.
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "metrics recorder"))
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Per-route latency and status counts; successful writes counted by route.
+async fn measure(req: axum::extract::Request, next: middleware::Next) -> Response {
+    prometheus();
     let t = Instant::now();
-    let is_command = req.method() == axum::http::Method::POST;
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let res = next.run(req).await;
-    let m = &s.metrics;
-    m.requests.fetch_add(1, Ordering::Relaxed);
-    m.micros.fetch_add(
-        u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
-    if is_command && res.status().is_success() {
-        m.commands.fetch_add(1, Ordering::Relaxed);
-    }
-    if res.status().is_client_error() {
-        m.client_errors.fetch_add(1, Ordering::Relaxed);
-    } else if res.status().is_server_error() {
-        m.server_errors.fetch_add(1, Ordering::Relaxed);
+    let status = res.status();
+    let class = match status.as_u16() {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    };
+    metrics::histogram!("loanbook_http_request_duration_seconds",
+        "method" => method.to_string(), "route" => route.clone(), "status" => class)
+    .record(t.elapsed().as_secs_f64());
+    if method != axum::http::Method::GET && status.is_success() {
+        metrics::counter!("loanbook_commands_total", "route" => route).increment(1);
     }
     res
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
-}
-
-async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    principal(&s, &headers)
-        .await?
-        .require(loanbook_app::Action::Read)?;
-    let m = &s.metrics;
-    let body = format!(
-        "# HELP loanbook_http_requests_total HTTP requests served.\n\
-         # TYPE loanbook_http_requests_total counter\n\
-         loanbook_http_requests_total {}\n\
-         # HELP loanbook_http_client_errors_total Requests answered with a 4xx status.\n\
-         # TYPE loanbook_http_client_errors_total counter\n\
-         loanbook_http_client_errors_total {}\n\
-         # HELP loanbook_http_server_errors_total Requests answered with a 5xx status.\n\
-         # TYPE loanbook_http_server_errors_total counter\n\
-         loanbook_http_server_errors_total {}\n\
-         # HELP loanbook_commands_total Write requests that succeeded.\n\
-         # TYPE loanbook_commands_total counter\n\
-         loanbook_commands_total {}\n\
-         # HELP loanbook_http_request_seconds_total Time spent serving requests.\n\
-         # TYPE loanbook_http_request_seconds_total counter\n\
-         loanbook_http_request_seconds_total {:.6}\n\
-         # HELP loanbook_uptime_seconds Seconds since the server started.\n\
-         # TYPE loanbook_uptime_seconds gauge\n\
-         loanbook_uptime_seconds {}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.client_errors.load(Ordering::Relaxed),
-        m.server_errors.load(Ordering::Relaxed),
-        m.commands.load(Ordering::Relaxed),
-        m.micros.load(Ordering::Relaxed) as f64 / 1e6,
-        s.started.elapsed().as_secs(),
-    );
+async fn metrics(State(s): State<AppState>, Caller(p): Caller) -> Result<Response, Problem> {
+    p.require(loanbook_app::Action::Read)?;
+    metrics::gauge!("loanbook_uptime_seconds").set(s.started.elapsed().as_secs_f64());
+    let body = prometheus()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
-}
-
-async fn openapi_json() -> Json<Value> {
-    Json(openapi::document())
-}
-
-async fn docs_page() -> axum::response::Html<String> {
-    axum::response::Html(openapi::page())
 }
 
 async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
-}
-
-/// The caller, from `Authorization: Bearer TOKEN`, within the limits (see [`auth`]).
-async fn principal(s: &Shared, headers: &HeaderMap) -> Result<Principal, Problem> {
-    auth::principal(&s.app, &s.guard, headers).await
-}
-
-fn reply(r: loanbook_app::Reply) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
-    (status, Json(r.body)).into_response()
-}
-
-/// Parse query parameters by hand so a bad one is answered as a problem naming it.
-fn query_date(q: &HashMap<String, String>, name: &str) -> Result<Option<Date>, Problem> {
-    q.get(name)
-        .map(|v| parse_date(v).map_err(|rule| Problem::invalid(name, &rule)))
-        .transpose()
-}
-
-fn query_bool(q: &HashMap<String, String>, name: &str) -> Result<bool, Problem> {
-    match q.get(name).map(String::as_str) {
-        None | Some("false") => Ok(false),
-        Some("true") | Some("") => Ok(true),
-        Some(_) => Err(Problem::invalid(name, "must be true or false")),
-    }
-}
-
-fn query_int(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Problem> {
-    q.get(name)
-        .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| Problem::invalid(name, "must be a whole number"))
-        })
-        .transpose()
-}
-
-fn body_json(body: &Bytes) -> Result<Value, Problem> {
-    let v = input::parse_json(body)?;
-    if !v.is_object() {
-        return Err(Problem::invalid("body", "must be a JSON object"));
-    }
-    Ok(v)
-}
-
-/// What a write request carries besides its body. `target` is the request's method and path
-/// (with its ids): an idempotency key answers only requests to the same target.
-fn meta(
-    headers: &HeaderMap,
-    target: &Uri,
-    body: &Bytes,
-    dry_run: bool,
-) -> Result<RequestMeta, Problem> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let k = v
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 255 && !k.contains(char::is_control))
-                .ok_or_else(|| {
-                    Problem::invalid("Idempotency-Key", "must be 1 to 255 visible characters")
-                })?;
-            Some(k.to_owned())
-        }
-    };
-    Ok(RequestMeta {
-        idempotency_key: key,
-        target: format!("POST {}", target.path()),
-        digest: digest(body),
-        dry_run,
-    })
-}
-
-async fn book_loan(
-    State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let dry_run = query_bool(&q, "dry_run")?;
-    let m = meta(&headers, &uri, &body, dry_run)?;
-    let v = body_json(&body)?;
-    Ok(reply(s.app.book_loan(&p, &v, &m).await?))
-}
-
-/// The event type each command endpoint appends.
-fn event_type(command: &str) -> Option<&'static str> {
-    openapi::COMMANDS
-        .iter()
-        .find(|(segment, _, _)| *segment == command)
-        .map(|(_, event, _)| *event)
-}
-
-async fn loan_command(
-    State(s): State<AppState>,
-    Path((id, command)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let kind = event_type(&command).ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            &format!("no command `{command}`"),
-        )
-    })?;
-    let dry_run = query_bool(&q, "dry_run")?;
-    let m = meta(&headers, &uri, &body, dry_run)?;
-    if kind == "payment" && m.idempotency_key.is_none() && !dry_run {
-        return Err(Problem::invalid(
-            "Idempotency-Key",
-            "header is required to post a payment",
-        ));
-    }
-    let mut v = body_json(&body)?;
-    if let Some(o) = v.as_object_mut() {
-        match o.get("type") {
-            None => {
-                o.insert("type".into(), Value::String(kind.into()));
-            }
-            Some(Value::String(t)) if t == kind => {}
-            Some(_) => {
-                return Err(Problem::invalid(
-                    "type",
-                    &format!("is set by the endpoint: `{kind}`"),
-                ));
-            }
-        }
-    }
-    Ok(reply(s.app.loan_command(&p, &id, &v, &m).await?))
-}
-
-async fn loan(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let as_of = query_date(&q, "as_of")?;
-    Ok(Json(s.app.loan_state(&p, &id, as_of).await?).into_response())
-}
-
-async fn loan_events(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(s.app.loan_events(&p, &id).await?).into_response())
-}
-
-async fn foreclosure_quote(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let date = match query_date(&q, "date")? {
-        Some(d) => d,
-        None => s.app.business_date().await?,
-    };
-    Ok(Json(s.app.foreclosure_quote(&p, &id, date).await?).into_response())
-}
-
-async fn list_loans(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    for k in q.keys() {
-        if !matches!(
-            k.as_str(),
-            "status"
-                | "classification"
-                | "dpd_min"
-                | "dpd_max"
-                | "partner"
-                | "loan_number"
-                | "cursor"
-                | "limit"
-        ) {
-            return Err(Problem::invalid(k, "is not a filter of loans"));
-        }
-    }
-    let limit = query_int(&q, "limit")?.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::invalid("limit", "must be between 1 and 1000"));
-    }
-    let filter = LoanFilter {
-        status: q.get("status").cloned(),
-        classification: q.get("classification").cloned(),
-        dpd_min: query_int(&q, "dpd_min")?,
-        dpd_max: query_int(&q, "dpd_max")?,
-        partner_id: q.get("partner").cloned(),
-        loan_number: q.get("loan_number").cloned(),
-        after: q.get("cursor").cloned(),
-        limit,
-    };
-    Ok(Json(s.app.list_loans(&p, filter).await?).into_response())
-}
-
-async fn approvals(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let status = q.get("status").map(String::as_str);
-    Ok(Json(s.app.approvals(&p, status).await?).into_response())
-}
-
-async fn approval(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(s.app.approval(&p, &id).await?).into_response())
-}
-
-/// `approve` carries the held command out; `reject` closes the request.
-async fn decide(
-    State(s): State<AppState>,
-    Path((id, decision)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    decision_for(&s, &id, &decision, &headers, &body).await
-}
-
-/// `POST /v1/approvals` with `{"id": …, "decision": "approve" | "reject"}`.
-async fn decide_by_body(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let v = body_json(&body)?;
-    let field = |name: &str| {
-        v.get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| Problem::invalid(name, "is required: a string"))
-    };
-    let (id, decision) = (field("id")?, field("decision")?);
-    if !matches!(decision.as_str(), "approve" | "reject") {
-        return Err(Problem::invalid("decision", "must be approve or reject"));
-    }
-    decision_for(&s, &id, &decision, &headers, &body).await
-}
-
-async fn decision_for(
-    s: &Shared,
-    id: &str,
-    decision: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(s, headers).await?;
-    // Both forms of a decision are one request target, so one key covers either.
-    let target: Uri = format!("/v1/approvals/{id}/{decision}")
-        .parse()
-        .map_err(|_| Problem::invalid("id", "must be an approval id"))?;
-    let m = meta(headers, &target, body, false)?;
-    let id = id.to_owned();
-    match decision {
-        "approve" => Ok(reply(s.app.approve(&p, &id, &m).await?)),
-        "reject" => Ok(reply(s.app.reject(&p, &id, &m).await?)),
-        other => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            &format!("no decision `{other}`: use approve or reject"),
-        )),
-    }
-}
-
-async fn create_webhook(
-    State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &uri, &body, false)?;
-    let v = body_json(&body)?;
-    Ok(reply(s.app.create_webhook(&p, &v, &m).await?))
-}
-
-async fn webhooks(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(s.app.webhooks(&p).await?).into_response())
-}
-
-async fn webhook_deliveries(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(s.app.webhook_deliveries(&p, &id).await?).into_response())
 }
 
 /// Run the webhook relay until `stop` resolves: a pass every quarter second.
@@ -568,133 +306,4 @@ fn reqwest_client() -> Option<reqwest::Client> {
         .build()
         .map_err(|e| tracing::error!(error = %e, "webhook client"))
         .ok()
-}
-
-async fn create_product(
-    State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &uri, &body, query_bool(&q, "dry_run")?)?;
-    let v = body_json(&body)?;
-    let code = match v.get("code") {
-        Some(Value::String(c)) => c.clone(),
-        _ => return Err(Problem::invalid("code", "is required: a product code")),
-    };
-    if s.app
-        .store()
-        .product(&code, None)
-        .await
-        .map_err(AppError::from)?
-        .is_some()
-    {
-        return Err(Problem::from(AppError::Conflict(format!(
-            "product `{code}` exists: add a version with POST /v1/products/{code}/versions"
-        ))));
-    }
-    Ok(reply(s.app.change_product(&p, &code, &v, &m).await?))
-}
-
-async fn product_version(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &uri, &body, query_bool(&q, "dry_run")?)?;
-    let v = body_json(&body)?;
-    if s.app
-        .store()
-        .product(&code, None)
-        .await
-        .map_err(AppError::from)?
-        .is_none()
-    {
-        return Err(Problem::from(AppError::NotFound(format!(
-            "product `{code}`"
-        ))));
-    }
-    Ok(reply(s.app.change_product(&p, &code, &v, &m).await?))
-}
-
-async fn products(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(s.app.products(&p).await?).into_response())
-}
-
-async fn product(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let version = query_int(&q, "version")?;
-    Ok(Json(s.app.product(&p, &code, version).await?).into_response())
-}
-
-async fn create_party(
-    State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let m = meta(&headers, &uri, &body, false)?;
-    let v = body_json(&body)?;
-    Ok(reply(s.app.create_party(&p, &v, &m).await?))
-}
-
-async fn party(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(s.app.party(&p, &id).await?).into_response())
-}
-
-async fn parties(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let limit = query_int(&q, "limit")?.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::invalid("limit", "must be between 1 and 1000"));
-    }
-    let kind = q.get("kind").map(String::as_str);
-    let after = q.get("cursor").map(String::as_str);
-    Ok(Json(s.app.parties(&p, kind, after, limit).await?).into_response())
-}
-
-async fn business_date(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
-    principal(&s, &headers)
-        .await?
-        .require(loanbook_app::Action::Read)?;
-    let d = s.app.business_date().await?;
-    Ok(Json(json!({"business_date": d.to_string()})).into_response())
-}
-
-/// `PUT /v1/business-date` `{"date": "YYYY-MM-DD"}`: admin only, forward only.
-async fn set_business_date(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let p = principal(&s, &headers).await?;
-    let v = body_json(&body)?;
-    let date = v
-        .get("date")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Problem::invalid("date", "must be a date YYYY-MM-DD"))
-        .and_then(|d| parse_date(d).map_err(|rule| Problem::invalid("date", &rule)))?;
-    Ok(Json(s.app.set_business_date(Some(&p), date).await?).into_response())
 }

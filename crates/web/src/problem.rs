@@ -6,8 +6,109 @@ use axum::body::{Body, to_bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use loanbook_app::AppError;
-use loanbook_store::StoreError;
+use loanbook_app::StoreError;
 use serde_json::{Value, json};
+
+/// The problem document, as the OpenAPI document describes it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProblemDoc {
+    /// `urn:loanbook:problem:KIND`, stable.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    pub detail: String,
+    /// For invalid input: each field (its JSON path, or the parameter or header) and its rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub rule: String,
+}
+
+/// Every error status an operation can answer, each with a problem document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Problems {
+    #[response(
+        status = 400,
+        description = "Malformed JSON or request",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(ProblemDoc),
+    #[response(
+        status = 401,
+        description = "No valid bearer token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(ProblemDoc),
+    #[response(
+        status = 403,
+        description = "The role may not do this",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(ProblemDoc),
+    #[response(
+        status = 404,
+        description = "No such resource",
+        content_type = "application/problem+json"
+    )]
+    NotFound(ProblemDoc),
+    #[response(
+        status = 405,
+        description = "Method not allowed",
+        content_type = "application/problem+json"
+    )]
+    MethodNotAllowed(ProblemDoc),
+    #[response(
+        status = 409,
+        description = "A conflict: exists already, changed meanwhile, an idempotency key reused or in progress",
+        content_type = "application/problem+json"
+    )]
+    Conflict(ProblemDoc),
+    #[response(
+        status = 413,
+        description = "Body too large",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(ProblemDoc),
+    #[response(
+        status = 415,
+        description = "A body that is not JSON",
+        content_type = "application/problem+json"
+    )]
+    UnsupportedMediaType(ProblemDoc),
+    #[response(
+        status = 422,
+        description = "Invalid input: each field and its rule",
+        content_type = "application/problem+json"
+    )]
+    Invalid(ProblemDoc),
+    #[response(
+        status = 429,
+        description = "Rate limited; see Retry-After",
+        content_type = "application/problem+json"
+    )]
+    RateLimited(ProblemDoc),
+    #[response(
+        status = 500,
+        description = "An internal error (logged)",
+        content_type = "application/problem+json"
+    )]
+    Internal(ProblemDoc),
+    #[response(
+        status = 503,
+        description = "Busy, timed out or not ready; see Retry-After",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(ProblemDoc),
+}
 
 #[derive(Debug)]
 pub struct Problem {

@@ -47,7 +47,15 @@ fn config() -> WebConfig {
 impl Server {
     async fn start(db: &TestDatabase, config: WebConfig) -> Server {
         let store = loanbook_store::connect(&db.url).await.unwrap();
-        let app = Arc::new(App::new(store, "main").await.unwrap());
+        let app = Arc::new(
+            App::new(
+                store,
+                "main",
+                std::sync::Arc::new(loanbook_app::SystemClock),
+            )
+            .await
+            .unwrap(),
+        );
         let admin = match app.admin_init("admin").await {
             Ok(t) => t,
             // A second server on the same database.
@@ -238,9 +246,13 @@ async fn a_revoked_token_is_refused_at_once_even_when_revoked_by_another_process
         assert_eq!(s.get(&token, "/v1/loans").await.0, StatusCode::OK);
     }
     // What `loanbook token revoke` does: its own connection and its own App, no shared memory.
-    let other = App::new(loanbook_store::connect(&db.url).await.unwrap(), "main")
-        .await
-        .unwrap();
+    let other = App::new(
+        loanbook_store::connect(&db.url).await.unwrap(),
+        "main",
+        std::sync::Arc::new(loanbook_app::SystemClock),
+    )
+    .await
+    .unwrap();
     let t = other.revoke_token(None, &id).await.unwrap();
     assert_eq!(t.revoked_by.as_deref(), Some("cli"));
     let (st, _) = s.get(&token, "/v1/loans").await;
@@ -471,7 +483,7 @@ async fn every_request_has_an_id_in_its_header_its_problem_and_its_access_line(d
     let line = access_line(&mine);
     let f = &line["fields"];
     assert_eq!(f["method"], "POST");
-    assert_eq!(f["route"], "/v1/loans/{id}/{command}");
+    assert_eq!(f["route"], "/v1/loans/{id}/payments");
     assert_eq!(f["status"], 404);
     assert_eq!(f["user"], "admin");
     assert!(f["latency_ms"].as_f64().unwrap() >= 0.0, "{line}");

@@ -60,7 +60,17 @@ impl Server {
         let store = loanbook_store::connect_with(&db.url, &options)
             .await
             .unwrap();
-        let app = Arc::new(App::new(store, "main").await.unwrap());
+        let app = Arc::new(
+            App::new(
+                store,
+                "main",
+                std::sync::Arc::new(loanbook_app::FixedClock::on(
+                    loanbook_domain::calendar::parse_date("2025-06-30").unwrap(),
+                )),
+            )
+            .await
+            .unwrap(),
+        );
         let admin = app.admin_init("admin").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

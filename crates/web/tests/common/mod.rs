@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use loanbook_app::{App, Role};
+use loanbook_app::{App, FixedClock, Role};
+
+/// The date the tests' clock starts on (and so the book's first business date).
+pub const TODAY: &str = "2025-06-30";
 use loanbook_store::testing::TestDatabase;
 use loanbook_web::{WebConfig, router, serve};
 use reqwest::StatusCode;
@@ -44,6 +47,7 @@ pub struct Server {
     pub http: reqwest::Client,
     pub admin: String,
     pub app: Arc<App>,
+    pub clock: Arc<FixedClock>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -61,7 +65,11 @@ impl Server {
 
     pub async fn start_with(db: &TestDatabase, config: WebConfig) -> Server {
         let store = loanbook_store::connect(&db.url).await.unwrap();
-        let app = Arc::new(App::new(store, "main").await.unwrap());
+        // A fixed clock: the tests do not depend on today's date; they move time themselves.
+        let clock = Arc::new(FixedClock::on(
+            loanbook_domain::calendar::parse_date(TODAY).unwrap(),
+        ));
+        let app = Arc::new(App::new(store, "main", clock.clone()).await.unwrap());
         let admin = app.admin_init("admin").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -79,6 +87,7 @@ impl Server {
             http: reqwest::Client::new(),
             admin,
             app,
+            clock,
             _stop: tx,
         }
     }

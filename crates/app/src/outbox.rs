@@ -9,10 +9,32 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use loanbook_store::{Attempt, OutboxMessage, WebhookEndpoint};
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use utoipa::ToSchema;
 
-use crate::{Action, App, AppError, Principal, Reply, RequestMeta, now};
+use crate::views::{
+    CommandOutcome, DeliveryList, DeliveryView, WebhookCreated, WebhookList, WebhookView,
+};
+use crate::{Action, App, AppError, Principal, RequestMeta};
+
+/// Subscribe a URL to outbox topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// An `http://` or `https://` URL.
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://",
+        example = "https://example.com/hooks"
+    )]
+    pub url: String,
+    /// Topics, or `["*"]` for all (the default).
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    pub topics: Option<Vec<String>>,
+}
 
 /// Every topic the outbox carries, which a webhook can subscribe to.
 pub const TOPICS: &[&str] = &[
@@ -73,12 +95,9 @@ fn body(m: &OutboxMessage) -> String {
     .to_string()
 }
 
-fn later(d: Duration) -> String {
+fn later(now: jiff::Timestamp, d: Duration) -> String {
     let span = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::from_secs(3600));
-    jiff::Timestamp::now()
-        .checked_add(span)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string()
+    now.checked_add(span).unwrap_or(now).to_string()
 }
 
 impl App {
@@ -86,44 +105,42 @@ impl App {
     pub async fn create_webhook(
         &self,
         p: &Principal,
-        body: &Value,
+        cmd: &CreateWebhook,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
+    ) -> Result<CommandOutcome<WebhookCreated>, AppError> {
         p.require(Action::ManageWebhooks)?;
-        self.keyed(p, meta, || self.create_webhook_once(p, body, meta))
+        self.keyed(p, meta, || self.create_webhook_once(p, cmd, meta))
             .await
     }
 
     async fn create_webhook_once(
         &self,
         p: &Principal,
-        body: &Value,
+        cmd: &CreateWebhook,
         meta: &RequestMeta,
-    ) -> Result<Reply, AppError> {
-        let url = match body.get("url") {
-            Some(Value::String(u))
-                if (u.starts_with("http://") || u.starts_with("https://")) && u.len() <= 2000 =>
-            {
-                u.clone()
-            }
-            _ => {
-                return Err(AppError::invalid(
-                    "url",
-                    "must be an http:// or https:// URL of at most 2000 characters",
-                ));
-            }
-        };
-        let topics: Vec<String> = match body.get("topics") {
+    ) -> Result<CommandOutcome<WebhookCreated>, AppError> {
+        let u = &cmd.url;
+        if !((u.starts_with("http://") || u.starts_with("https://")) && u.len() <= 2000) {
+            return Err(AppError::invalid(
+                "url",
+                "must be an http:// or https:// URL of at most 2000 characters",
+            ));
+        }
+        let url = u.clone();
+        let topics: Vec<String> = match &cmd.topics {
             None => vec!["*".into()],
-            Some(Value::Array(a)) if !a.is_empty() => a
+            Some(a) if !a.is_empty() => a
                 .iter()
                 .enumerate()
-                .map(|(i, t)| match t.as_str() {
-                    Some(t) if t == "*" || TOPICS.contains(&t) => Ok(t.to_owned()),
-                    _ => Err(AppError::invalid(
-                        format!("topics[{i}]"),
-                        format!("must be `*` or one of: {}", TOPICS.join(", ")),
-                    )),
+                .map(|(i, t)| {
+                    if t == "*" || TOPICS.contains(&t.as_str()) {
+                        Ok(t.clone())
+                    } else {
+                        Err(AppError::invalid(
+                            format!("topics[{i}]"),
+                            format!("must be `*` or one of: {}", TOPICS.join(", ")),
+                        ))
+                    }
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             Some(_) => {
@@ -133,19 +150,13 @@ impl App {
                 ));
             }
         };
-        if let Some(k) = body
-            .as_object()
-            .and_then(|o| o.keys().find(|k| !matches!(k.as_str(), "url" | "topics")))
-        {
-            return Err(AppError::invalid(k.clone(), "is not a field of a webhook"));
-        }
         let w = WebhookEndpoint {
             id: uuid::Uuid::now_v7().to_string(),
             url,
             secret: new_secret(),
             topics,
             active: true,
-            created_at: now(),
+            created_at: self.now(),
         };
         let audit = self.audit(
             &p.user.name,
@@ -154,38 +165,48 @@ impl App {
             &meta.digest,
             vec![],
         );
-        let reply = Reply {
-            status: 201,
-            body: json!({"id": w.id, "url": w.url, "topics": w.topics, "active": w.active, "secret": w.secret, "created_at": w.created_at}),
-        };
+        let outcome = CommandOutcome::created(WebhookCreated {
+            id: w.id.clone(),
+            url: w.url.clone(),
+            topics: w.topics.clone(),
+            active: w.active,
+            secret: w.secret.clone(),
+            created_at: w.created_at.clone(),
+        });
         self.store
-            .create_webhook(&w, &audit, self.idempotency(p, meta, &reply).as_ref())
+            .create_webhook(&w, &audit, self.idempotency(p, meta, &outcome)?.as_ref())
             .await?;
-        Ok(reply)
+        Ok(outcome)
     }
 
-    pub async fn webhooks(&self, p: &Principal) -> Result<Value, AppError> {
+    pub async fn webhooks(&self, p: &Principal) -> Result<WebhookList, AppError> {
         p.require(Action::ReadWebhooks)?;
         let list = self.store.webhooks().await?;
-        Ok(json!({"items": list.iter().map(|w| json!({
-            "id": w.id, "url": w.url, "topics": w.topics, "active": w.active, "created_at": w.created_at,
-        })).collect::<Vec<_>>()}))
+        Ok(WebhookList {
+            items: list.iter().map(WebhookView::from).collect(),
+        })
     }
 
-    pub async fn webhook_deliveries(&self, p: &Principal, id: &str) -> Result<Value, AppError> {
+    pub async fn webhook_deliveries(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<DeliveryList, AppError> {
         p.require(Action::ReadWebhooks)?;
         if !self.store.webhooks().await?.iter().any(|w| w.id == id) {
             return Err(AppError::NotFound(format!("webhook `{id}`")));
         }
         let list = self.store.deliveries(id, 200).await?;
-        Ok(json!({"items": list}))
+        Ok(DeliveryList {
+            items: list.iter().map(DeliveryView::from).collect(),
+        })
     }
 
     /// One pass of the relay: queue new outbox messages for their endpoints, then attempt every
     /// due delivery. Returns the number of attempts made.
     pub async fn relay_once(&self, http: &reqwest::Client) -> Result<usize, AppError> {
-        self.store.dispatch_outbox(&now(), 500).await?;
-        let due = self.store.due_deliveries(&now()).await?;
+        self.store.dispatch_outbox(&self.now(), 500).await?;
+        let due = self.store.due_deliveries(&self.now()).await?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -196,7 +217,7 @@ impl App {
                 continue;
             };
             let body = body(&m);
-            let timestamp = jiff::Timestamp::now().as_second();
+            let timestamp = self.clock.now().as_second();
             let outcome = match sign(&w.secret, &m.id, timestamp, &body) {
                 None => Err("the endpoint's secret is not valid base64".to_owned()),
                 Some(signature) => http
@@ -218,11 +239,11 @@ impl App {
                     }),
             };
             let attempt = match outcome {
-                Ok(()) => Attempt::Delivered { at: now() },
+                Ok(()) => Attempt::Delivered { at: self.now() },
                 Err(error) => Attempt::Failed {
                     error,
                     next_attempt_at: (d.attempts + 1 < MAX_ATTEMPTS)
-                        .then(|| later(backoff(d.attempts))),
+                        .then(|| later(self.clock.now(), backoff(d.attempts))),
                 },
             };
             self.store

@@ -1,0 +1,252 @@
+//! Booking a loan from its terms (a product's template completed by the request), optionally
+//! with the events that already happened to it (a migration), checked as a whole.
+
+use loanbook_domain::events::Event;
+use loanbook_domain::terms::{FieldError, Terms};
+use loanbook_store::{CommandWrite, Decision, LoanRecord, NewEvent, NewOutbox, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::projection;
+use super::{action_for, check_dates, event_json, event_message, history_state, state_doc};
+use crate::views::{BookingResult, CommandOutcome, Document};
+use crate::{Action, App, AppError, Principal, RequestMeta, digest};
+
+/// Book a loan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookLoan {
+    /// The lender's number for the loan, unique in the book.
+    #[schema(min_length = 1, max_length = 64, example = "LN-0001")]
+    pub loan_number: String,
+    /// The borrower, a party of kind `borrower`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borrower_id: Option<String>,
+    /// A product code: its terms template is completed by `terms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub product: Option<String>,
+    /// The product's version (default: its latest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub product_version: Option<i64>,
+    /// The loan's terms (with a product: what the loan sets over the product's template, which
+    /// may leave out what the template gives).
+    #[schema(value_type = loanbook_domain::terms::TermsDoc)]
+    pub terms: Document,
+    /// Events that already happened to the loan, oldest first (for a migration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<loanbook_domain::events::EventDocV1>)]
+    pub events: Vec<Document>,
+}
+
+/// A booking request, read.
+struct Booking {
+    loan_number: String,
+    borrower_id: Option<String>,
+    terms: Terms,
+    events: Vec<Event>,
+    product: Option<(String, i64)>,
+}
+
+impl App {
+    /// Book a loan from its terms, optionally with the events that already happened to it.
+    pub async fn book_loan(
+        &self,
+        p: &Principal,
+        cmd: &BookLoan,
+        meta: &RequestMeta,
+    ) -> Result<CommandOutcome<BookingResult>, AppError> {
+        p.require(Action::BookLoan)?;
+        self.keyed(p, meta, || self.book_loan_once(p, cmd, meta, None))
+            .await
+    }
+
+    /// Read a booking request, with the product's terms merged in.
+    async fn booking(&self, cmd: &BookLoan) -> Result<Booking, AppError> {
+        let loan_number = cmd.loan_number.clone();
+        if loan_number.trim().is_empty() || loan_number.len() > 64 {
+            return Err(AppError::invalid(
+                "loan_number",
+                "must be a string of 1 to 64 characters",
+            ));
+        }
+        let terms_value = match &cmd.product {
+            None => cmd.terms.value().clone(),
+            Some(code) => {
+                if cmd.product_version.is_some_and(|n| n < 1) {
+                    return Err(AppError::invalid(
+                        "product_version",
+                        "must be a whole number from 1",
+                    ));
+                }
+                let (merged, id, version) = self
+                    .product_terms(code, cmd.product_version, cmd.terms.value())
+                    .await?;
+                return self.booking_with(cmd, merged, Some((id, version))).await;
+            }
+        };
+        self.booking_with(cmd, terms_value, None).await
+    }
+
+    async fn booking_with(
+        &self,
+        cmd: &BookLoan,
+        terms_value: serde_json::Value,
+        product: Option<(String, i64)>,
+    ) -> Result<Booking, AppError> {
+        if let Some(b) = &cmd.borrower_id {
+            if self.store.party(b).await?.is_none() {
+                return Err(AppError::invalid("borrower_id", format!("no party `{b}`")));
+            }
+        }
+        let terms = Terms::from_json(&terms_value.to_string()).map_err(|e| {
+            AppError::Invalid(
+                e.0.into_iter()
+                    .map(|f| FieldError::new(format!("terms.{}", f.field), f.rule))
+                    .collect(),
+            )
+        })?;
+        let mut events = Vec::with_capacity(cmd.events.len());
+        let mut errors = Vec::new();
+        for (i, doc) in cmd.events.iter().enumerate() {
+            match Event::from_json_value(doc.value(), terms.currency) {
+                Ok(e) => events.push(e),
+                Err(e) => errors.push(FieldError::new(format!("events[{i}].{}", e.field), e.rule)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        Ok(Booking {
+            loan_number: cmd.loan_number.clone(),
+            borrower_id: cmd.borrower_id.clone(),
+            terms,
+            events,
+            product,
+        })
+    }
+
+    /// Book a loan once its key is reserved; `decision` when an approval releases it.
+    pub(crate) async fn book_loan_once(
+        &self,
+        p: &Principal,
+        cmd: &BookLoan,
+        meta: &RequestMeta,
+        decision: Option<&Decision>,
+    ) -> Result<CommandOutcome<BookingResult>, AppError> {
+        let Booking {
+            loan_number,
+            borrower_id,
+            terms,
+            events,
+            product,
+        } = self.booking(cmd).await?;
+        // A booked history is the result of every command in it: each needs the role that may
+        // make it, and the whole is held when the policy holds any part of it.
+        for e in &events {
+            p.require(action_for(&e.kind))?;
+        }
+        let business_date = self.business_date().await?;
+        check_dates(&events, business_date)?;
+        let state = history_state(&terms, &events, business_date, 0)?;
+        if decision.is_none() && !meta.dry_run {
+            if let Some(hold) = self.policy.hold(&[], &events, &state) {
+                let payload = serde_json::to_string(cmd)
+                    .map_err(|e| crate::corrupt(format!("booking request: {e}")))?;
+                return self
+                    .hold(p, hold, format!("booking/{loan_number}"), payload, meta)
+                    .await;
+            }
+        }
+
+        let terms_json = terms.to_json();
+        let id = uuid::Uuid::now_v7().to_string();
+        let at = self.now();
+        let record = LoanRecord {
+            id: id.clone(),
+            book_id: self.book.clone(),
+            loan_number,
+            borrower_id,
+            product_id: product.as_ref().map(|p| p.0.clone()),
+            product_version: product.as_ref().map(|p| p.1),
+            terms_hash: digest(terms_json.as_bytes()),
+            terms: terms_json,
+            partner_ids: terms.partners.iter().map(|p| p.id.clone()).collect(),
+            created_at: at.clone(),
+        };
+        let version = events.len() as i64;
+        // A dry run shows the whole schedule; a booking answers with the summary.
+        let result = BookingResult {
+            id: id.clone(),
+            loan_number: record.loan_number.clone(),
+            version,
+            terms_hash: record.terms_hash.clone(),
+            state: state_doc(&state, meta.dry_run)?,
+            dry_run: meta.dry_run,
+        };
+        if meta.dry_run {
+            return Ok(CommandOutcome::done(result));
+        }
+        let outcome = CommandOutcome::created(result);
+        let event_ids: Vec<String> = (1..=version).map(|s| format!("{id}:{s}")).collect();
+        let outbox = booked_messages(&id, &record.loan_number, &events, terms.currency);
+        let write = CommandWrite {
+            snapshot: None,
+            command_id: uuid::Uuid::now_v7().to_string(),
+            at,
+            loan_id: id.clone(),
+            expected_version: 0,
+            projection: projection(&id, version, &state),
+            new_loan: Some(record),
+            events: events
+                .iter()
+                .map(|e| NewEvent {
+                    value_date: e.date.to_string(),
+                    event: event_json(e, terms.currency),
+                })
+                .collect(),
+            audit: self.audit(
+                &p.user.name,
+                "book_loan",
+                &format!("loan/{id}"),
+                &meta.digest,
+                event_ids,
+            ),
+            outbox,
+            idempotency: self.idempotency(p, meta, &outcome)?,
+            approval: decision.cloned(),
+        };
+        match self.store.commit(&write).await {
+            Ok(_) => Ok(outcome),
+            Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
+            Err(StoreError::Duplicate { what }) => {
+                Err(AppError::Conflict(format!("{what} already exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The outbox messages of a booking: `loan.booked`, then each booked event's.
+fn booked_messages(
+    id: &str,
+    loan_number: &str,
+    events: &[Event],
+    currency: loanbook_domain::money::Currency,
+) -> Vec<NewOutbox> {
+    let mut outbox = vec![NewOutbox {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: Some(id.to_owned()),
+        topic: "loan.booked".into(),
+        payload: json!({"loan_id": id, "loan_number": loan_number}).to_string(),
+    }];
+    outbox.extend(
+        events
+            .iter()
+            .enumerate()
+            .map(|(k, e)| event_message(id, k as i64 + 1, e, currency)),
+    );
+    outbox
+}

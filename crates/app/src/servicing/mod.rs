@@ -1,0 +1,142 @@
+//! Servicing a loan: booking it, the commands on it, and its reads. A write is checked by the
+//! engine against the loan's whole history on every date up to the business date, so nothing
+//! that cannot be read back is ever written.
+
+pub mod booking;
+pub mod commands;
+mod queries;
+
+use loanbook_domain::calendar::Date;
+use loanbook_domain::events::{Event, EventKind};
+use loanbook_domain::loan::{self, LoanState};
+use loanbook_domain::terms::Terms;
+use loanbook_store::{NewOutbox, Projection};
+use serde_json::{Value, json};
+
+use crate::views::Document;
+use crate::{Action, AppError, corrupt};
+
+pub use booking::BookLoan;
+pub use commands::LoanCommand;
+pub use queries::{CLASSIFICATIONS, ListLoans, STATUSES};
+
+pub(crate) fn loan_topic(kind: &EventKind) -> String {
+    let name = kind.name();
+    match kind {
+        EventKind::Payment { .. } => "payment.posted".into(),
+        EventKind::PaymentReversal { .. } => "payment.reversed".into(),
+        EventKind::Disbursement { .. } => "loan.disbursed".into(),
+        _ => format!("loan.{name}"),
+    }
+}
+
+pub(crate) fn action_for(kind: &EventKind) -> Action {
+    match kind {
+        EventKind::Disbursement { .. } => Action::BookLoan,
+        EventKind::Payment { .. } => Action::PostPayment,
+        EventKind::PaymentReversal { .. } => Action::ReversePayment,
+        EventKind::Charge { .. } => Action::LevyCharge,
+        EventKind::Waiver { .. } => Action::WaiveCharge,
+        EventKind::Prepayment { .. } => Action::Prepay,
+        EventKind::RateChange { .. } => Action::ChangeRate,
+        EventKind::Restructure { .. } => Action::Restructure,
+        EventKind::WriteOff { .. } => Action::WriteOff,
+        EventKind::LossIdentified { .. } => Action::IdentifyLoss,
+        EventKind::Recovery { .. } => Action::Recover,
+        EventKind::Settlement { .. } => Action::Settle,
+        EventKind::Foreclosure { .. } => Action::Foreclose,
+    }
+}
+
+/// The state a history replays to on `through`, once it is known to replay on every date up to
+/// it: nothing that cannot be read back is ever written. `new_from` is the index of the first
+/// event the write adds; an error is named by the field of the event that broke.
+pub(crate) fn history_state(
+    terms: &Terms,
+    events: &[Event],
+    through: Date,
+    new_from: usize,
+) -> Result<LoanState, AppError> {
+    loan::check_history(terms, events, through).map_err(|e| {
+        let field = if new_from == 0 {
+            format!("events[{}].{}", e.index, e.field)
+        } else if e.index == new_from && events.len() == new_from + 1 {
+            e.field.to_owned()
+        } else {
+            format!(
+                "event {} ({} on {}): {}",
+                e.index + 1,
+                e.event,
+                e.date,
+                e.field
+            )
+        };
+        AppError::invalid(field, e.rule.clone())
+    })
+}
+
+/// Events may not be dated after the book's business date.
+pub(crate) fn check_dates(events: &[Event], business_date: Date) -> Result<(), AppError> {
+    for (i, e) in events.iter().enumerate() {
+        if e.date > business_date {
+            let field = if events.len() == 1 {
+                "date".to_owned()
+            } else {
+                format!("events[{i}].date")
+            };
+            return Err(AppError::invalid(
+                field,
+                format!("must not be after the business date {business_date}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The whole state (a dry run, a read) or its summary (a command's answer) as a document.
+pub(crate) fn state_doc(state: &LoanState, whole: bool) -> Result<Document, AppError> {
+    if whole {
+        serde_json::to_value(state)
+            .map(Document::new)
+            .map_err(|e| corrupt(format!("state: {e}")))
+    } else {
+        Ok(Document::new(state.summary_json()))
+    }
+}
+
+pub(crate) fn event_json(e: &Event, currency: loanbook_domain::money::Currency) -> String {
+    serde_json::to_string(&e.to_doc(currency)).unwrap_or_default()
+}
+
+pub(crate) fn event_message(
+    loan_id: &str,
+    seq: i64,
+    e: &Event,
+    currency: loanbook_domain::money::Currency,
+) -> NewOutbox {
+    NewOutbox {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: Some(loan_id.to_owned()),
+        topic: loan_topic(&e.kind),
+        payload: json!({
+            "loan_id": loan_id,
+            "seq": seq,
+            "event": serde_json::to_value(e.to_doc(currency)).unwrap_or(Value::Null),
+        })
+        .to_string(),
+    }
+}
+
+pub(crate) fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projection {
+    Projection {
+        loan_id: loan_id.to_owned(),
+        version,
+        as_of: s.as_of.to_string(),
+        status: s.status.name().to_owned(),
+        classification: s.classification.name().to_owned(),
+        dpd: i64::from(s.dpd),
+        principal_outstanding: s.balances.principal_outstanding,
+        total_overdue: s.total_overdue,
+        state: s.summary_json().to_string(),
+    }
+}
