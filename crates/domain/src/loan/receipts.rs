@@ -7,11 +7,134 @@
 //! on every day.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::calendar::Date;
 use crate::events::{Event, EventKind};
 
-use super::{ReplayError, fail};
+use super::{Receipt, ReplayError, fail, limits};
+
+/// The receipts a loan applied, by reference, in the order received: what the reference checks
+/// and a resume need of them (their dates, for a reversal's), growing by one a receipt.
+///
+/// The receipts up to the last snapshot are shared between the snapshot and every engine resumed
+/// from it, so that cloning costs the receipts applied since. Equality is of the receipts in
+/// order, wherever they are held.
+///
+/// Encoded as a list of `[reference, date, amount]`.
+#[derive(Debug, Clone, Default)]
+pub struct Receipts {
+    /// Earlier receipts: never changed while shared.
+    sealed: Arc<IndexMap<String, Receipt>>,
+    /// Receipts since.
+    recent: IndexMap<String, Receipt>,
+}
+
+/// Receipts applied since a snapshot beyond which a new snapshot seals them even when that
+/// copies the shared ones: the copy then costs at most this many copies for each receipt.
+const RECENT_MAX: usize = 64;
+
+impl Receipts {
+    pub fn get(&self, reference: &str) -> Option<&Receipt> {
+        self.recent
+            .get(reference)
+            .or_else(|| self.sealed.get(reference))
+    }
+
+    pub fn contains(&self, reference: &str) -> bool {
+        self.get(reference).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sealed.len() + self.recent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every receipt, in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Receipt)> {
+        self.sealed
+            .iter()
+            .chain(&self.recent)
+            .map(|(r, x)| (r.as_str(), x))
+    }
+
+    /// Record a receipt whose reference is new (checked by the caller).
+    pub(super) fn insert(&mut self, reference: String, receipt: Receipt) {
+        debug_assert!(!self.contains(&reference), "receipt `{reference}` twice");
+        self.recent.insert(reference, receipt);
+    }
+
+    /// Move the recent receipts to the shared part when that is cheap (it is not shared) or the
+    /// recent ones have grown past [`RECENT_MAX`].
+    pub(super) fn seal(&mut self) {
+        if self.recent.is_empty() {
+            return;
+        }
+        if let Some(sealed) = Arc::get_mut(&mut self.sealed) {
+            sealed.extend(self.recent.drain(..));
+        } else if self.recent.len() > RECENT_MAX {
+            Arc::make_mut(&mut self.sealed).extend(self.recent.drain(..));
+        }
+    }
+}
+
+impl PartialEq for Receipts {
+    fn eq(&self, other: &Receipts) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Receipts {}
+
+impl Serialize for Receipts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for (reference, r) in self.iter() {
+            seq.serialize_element(&(reference, r.date, r.amount))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Receipts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Receipts, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = IndexMap<String, Receipt>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of [reference, date, amount]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let capacity = seq.size_hint().unwrap_or(0).min(limits::MAX_EVENTS);
+                let mut receipts = IndexMap::with_capacity(capacity);
+                while let Some((reference, date, amount)) =
+                    seq.next_element::<(String, Date, i64)>()?
+                {
+                    if receipts.len() >= limits::MAX_EVENTS {
+                        return Err(de::Error::custom("more receipts than MAX_EVENTS"));
+                    }
+                    if let Some(_twice) = receipts.insert(reference, Receipt { date, amount }) {
+                        return Err(de::Error::custom("a receipt reference is listed twice"));
+                    }
+                }
+                Ok(receipts)
+            }
+        }
+        Ok(Receipts {
+            sealed: Arc::new(deserializer.deserialize_seq(List)?),
+            recent: IndexMap::new(),
+        })
+    }
+}
 
 /// Check every receipt reference and every reversal of the list.
 ///

@@ -18,7 +18,11 @@ use super::replay::ordered;
 use super::{Effect, Engine, LoanState, ReplayError, day_after, limits};
 
 /// The version of the snapshot JSON encoding; [`Snapshot::from_json`] refuses any other.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+///
+/// Format 2 keeps of each receipt its reference, date and amount (format 1 also kept where it
+/// went, which nothing after the receipt's day reads): a snapshot of format 1 is refused, and the
+/// caller takes a new one from the events.
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// The engine after the first `version` stored events, at the end of `day`.
 ///
@@ -39,7 +43,10 @@ pub struct Snapshot {
 pub enum SnapshotError {
     #[error("snapshot JSON: {0}")]
     Json(String),
-    #[error("snapshot format {found}: this build reads format {SNAPSHOT_FORMAT}")]
+    #[error(
+        "snapshot format {found}: this build reads format {SNAPSHOT_FORMAT} only; take a new \
+         snapshot from the events"
+    )]
     Format { found: u32 },
     #[error("snapshot is inconsistent: {0}")]
     Inconsistent(&'static str),
@@ -95,7 +102,8 @@ impl Snapshot {
         Ok(Snapshot::of(engine, covered))
     }
 
-    fn of(engine: Engine, covered: usize) -> Snapshot {
+    fn of(mut engine: Engine, covered: usize) -> Snapshot {
+        engine.receipts.seal();
         Snapshot {
             format: SNAPSHOT_FORMAT,
             version: i64::try_from(covered).unwrap_or(i64::MAX),
@@ -139,6 +147,9 @@ impl Snapshot {
         if e.day.unwrap_or(Date::MIN) != self.day {
             return fail("day is not the engine's day");
         }
+        if e.receipts.len() > limits::MAX_EVENTS || e.voided.len() > limits::MAX_EVENTS {
+            return fail("more receipts than MAX_EVENTS");
+        }
         if e.fallen > e.dues.len() || e.settled > e.fallen {
             return fail("instalment indexes past the instalments");
         }
@@ -174,6 +185,7 @@ impl Snapshot {
         ]
         .into_iter()
         .chain(e.excess.iter().map(|(_, a)| *a))
+        .chain(e.receipts.iter().map(|(_, r)| r.amount))
         .chain(e.partners.iter().flat_map(|p| {
             [
                 p.principal_funded,
@@ -198,6 +210,9 @@ impl Snapshot {
 /// Returns [`Resumed::NeedsEarlier`] when the snapshot cannot carry them: a new event dated on or
 /// before the snapshot's day, a reversal (dated on or before `as_of`) of a receipt the snapshot
 /// applied, or an `as_of` before the snapshot's day.
+///
+/// The snapshot's receipts, the one part that grows with every event, are shared rather than
+/// copied: what is copied is bounded by the instalments, charges and classification history.
 pub fn resume(
     terms: &Terms,
     snapshot: &Snapshot,
