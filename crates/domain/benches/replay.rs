@@ -127,6 +127,14 @@ fn replays(c: &mut Criterion) {
             )
         })
     });
+    let a_week_on = match next_day.checked_add(7.days()) {
+        Ok(d) => d,
+        Err(e) => panic!("date overflow: {e}"),
+    };
+    c.bench_function(
+        "resume a 5,000-event snapshot with no new event, a week on (a read)",
+        |b| b.iter(|| resume(black_box(&t), black_box(&snapshot), &[], a_week_on)),
+    );
     c.bench_function(
         "resume a 5,000-event snapshot taken by value with 1 new event",
         |b| {
@@ -141,6 +149,10 @@ fn replays(c: &mut Criterion) {
         Ok(j) => j,
         Err(e) => panic!("snapshot JSON failed: {e}"),
     };
+    eprintln!("a 5,000-event snapshot is {} bytes of JSON", json.len());
+    c.bench_function("read a 5,000-event snapshot from JSON", |b| {
+        b.iter(|| Snapshot::from_json(black_box(&json)))
+    });
     c.bench_function(
         "read a 5,000-event snapshot from JSON and resume with 1 new event",
         |b| {

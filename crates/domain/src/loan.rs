@@ -46,7 +46,7 @@ pub use snapshot::{
 };
 pub use state::{
     Balances, ChargeDue, Due, Engine, InstallmentState, InstallmentStatus, LoanState, Loss,
-    PartnerLedger, PartnerState, Receipt, Status, Target,
+    PartnerLedger, PartnerState, Status, Target,
 };
 
 use crate::calendar::Date;

@@ -5,7 +5,7 @@ use crate::events::PrepaymentAdjust;
 use crate::money::sum_minor;
 use crate::terms::{AllocationBy, Component, Terms};
 
-use super::{EffectKind, Engine, Paid, Receipt, Res, Target};
+use super::{EffectKind, Engine, Paid, Res, Target};
 
 impl Engine {
     /// Pour `amount` of receipt `reference` into what is due on `day` in the terms' order.
@@ -174,8 +174,7 @@ impl Engine {
                 amount: rest,
             });
         }
-        self.receipts
-            .insert(reference.to_owned(), Receipt { date: day, amount });
+        self.receipts.insert(reference.to_owned(), day);
         Ok(())
     }
 

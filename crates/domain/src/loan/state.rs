@@ -142,15 +142,6 @@ pub enum Target {
     Charge(usize),
 }
 
-/// A received amount (payment, prepayment, recovery, settlement, foreclosure). Where it went is
-/// in the effects (`allocated`, `excess_held`, `excess_applied`), not in the state: nothing after
-/// its day reads it, and a reversal replays without the receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Receipt {
-    pub date: Date,
-    pub amount: i64,
-}
-
 /// Running totals for one co-lender.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PartnerLedger {
