@@ -127,6 +127,14 @@ fn replays(c: &mut Criterion) {
             )
         })
     });
+    let a_week_on = match next_day.checked_add(7.days()) {
+        Ok(d) => d,
+        Err(e) => panic!("date overflow: {e}"),
+    };
+    c.bench_function(
+        "resume a 5,000-event snapshot with no new event, a week on (a read)",
+        |b| b.iter(|| resume(black_box(&t), black_box(&snapshot), &[], a_week_on)),
+    );
     c.bench_function(
         "resume a 5,000-event snapshot taken by value with 1 new event",
         |b| {
@@ -141,12 +149,39 @@ fn replays(c: &mut Criterion) {
         Ok(j) => j,
         Err(e) => panic!("snapshot JSON failed: {e}"),
     };
+    eprintln!("a 5,000-event snapshot is {} bytes of JSON", json.len());
+    c.bench_function("read a 5,000-event snapshot from JSON", |b| {
+        b.iter(|| Snapshot::from_json(black_box(&json)))
+    });
     c.bench_function(
         "read a 5,000-event snapshot from JSON and resume with 1 new event",
         |b| {
             b.iter(|| {
                 Snapshot::from_json(black_box(&json))
                     .map(|s| resume(&t, &s, black_box(&one_more), next_day))
+            })
+        },
+    );
+
+    // The same on a 10-event loan: what the 5,000-event one is held against.
+    let few = &frequent[..10];
+    let few_day = few.last().map_or(t.disbursement_date, |e| e.date);
+    let small = match Snapshot::take(&t, few, few_day).map(|s| s.to_json()) {
+        Ok(Ok(j)) => j,
+        Ok(Err(e)) => panic!("snapshot JSON failed: {e}"),
+        Err(e) => panic!("snapshot failed: {e}"),
+    };
+    let after_few = match few_day.checked_add(1.days()) {
+        Ok(d) => d,
+        Err(e) => panic!("date overflow: {e}"),
+    };
+    let one_after_few = [payment(after_few, part, 5_001)];
+    c.bench_function(
+        "read a 10-event snapshot from JSON and resume with 1 new event",
+        |b| {
+            b.iter(|| {
+                Snapshot::from_json(black_box(&small))
+                    .map(|s| resume(&t, &s, black_box(&one_after_few), after_few))
             })
         },
     );

@@ -49,10 +49,19 @@ pub mod strict_date {
 
     use super::{Date, parse_date};
 
-    /// One date.
+    /// One date (its text is read in place when the input allows).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_date(&text).map_err(serde::de::Error::custom)
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Date;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a date YYYY-MM-DD")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Date, E> {
+                parse_date(text).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Text)
     }
 
     /// An optional date (`null` or absent is `None`).

@@ -36,6 +36,7 @@ use effects::Effects;
 pub use effects::{Capitalisation, Effect, EffectKind, EffectName, Paid, RescheduleCause};
 pub use history::check_history;
 pub use limits::MAX_EVENTS;
+pub use receipts::Receipts;
 pub use replay::{
     PrepaymentPreview, foreclosure_quote, prepayment_preview, replay, replay_with_effects,
 };
@@ -44,8 +45,8 @@ pub use snapshot::{
     resume_owned,
 };
 pub use state::{
-    Balances, ChargeDue, Due, Engine, InstallmentState, InstallmentStatus, Line, LoanState, Loss,
-    PartnerLedger, PartnerState, Receipt, Status, Target,
+    Balances, ChargeDue, Due, Engine, InstallmentState, InstallmentStatus, LoanState, Loss,
+    PartnerLedger, PartnerState, Status, Target,
 };
 
 use crate::calendar::Date;

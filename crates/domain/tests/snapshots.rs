@@ -9,14 +9,18 @@
 //!    reversals of receipts the snapshot applied make the resume ask for an earlier snapshot; the
 //!    caller's retry (an earlier cut, then zero) ends at the full replay.
 //! 3. A day-only advance (no new events, a later date) equals the full replay at that date.
-//! 4. `Snapshot::from_json` refuses anything that is not a snapshot, never panicking.
+//! 4. `Snapshot::from_json` refuses anything that is not a snapshot, never panicking, and a
+//!    snapshot of another format by name.
+//! 5. The compact JSON (receipts as reference, date and amount) resumes to exactly the full
+//!    replay's engine, state and effects.
 
 mod support;
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::events::{Event, EventKind};
 use loanbook_domain::loan::{
-    Effect, Resumed, Snapshot, replay, replay_with_effects, resume, resume_owned,
+    Effect, Engine, LoanState, Resumed, SNAPSHOT_FORMAT, Snapshot, SnapshotError, replay,
+    replay_with_effects, resume, resume_owned,
 };
 use loanbook_domain::terms::Terms;
 use proptest::prelude::*;
@@ -212,6 +216,39 @@ proptest! {
     }
 
     #[test]
+    fn a_compact_snapshot_resumes_to_exactly_the_full_replay(
+        t in arb_any_terms(), story in arb_any_story(),
+        cut in any::<prop::sample::Index>(), extra in 0i64..60, tail in 0i64..90,
+    ) {
+        let list = build_events(&t, &story)?;
+        let cut = cut.index(list.len() + 1);
+        let last = list[..cut].iter().map(|e| e.date).max().unwrap_or(t.disbursement_date);
+        let day = plus(last, extra);
+        let end = plus(list.iter().map(|e| e.date).max().unwrap_or(day).max(day), tail);
+        let json = Snapshot::take(&t, &list[..cut], day).map_err(fail)?.to_json().map_err(fail)?;
+        prop_assert!(json.starts_with(&format!("{{\"format\":{SNAPSHOT_FORMAT},")), "{}", &json[..20]);
+        prop_assert!(!json.contains("\"lines\""), "allocation lines are not stored");
+        let snapshot = Snapshot::from_json(&json).map_err(fail)?;
+        let version = usize::try_from(snapshot.version).map_err(fail)?;
+        let mut full = Engine::new(&t);
+        let full_effects = full.run_with_effects(&t, &list, end).map_err(fail)?;
+        match resume(&t, &snapshot, &list[version..], end).map_err(fail)? {
+            Resumed::Applied(r) => {
+                // The whole engine, receipts and all, not only the view read from it.
+                prop_assert_eq!(&r.snapshot.engine, &full);
+                prop_assert_eq!(&r.state, &LoanState::new(&t, &full, end));
+                let tail: Vec<&Effect> = full_effects.iter().filter(|e| e.date > snapshot.day).collect();
+                same_effects(&r.effects.iter().collect::<Vec<_>>(), &tail, "the tail's effects")?;
+                // The resumed snapshot (new receipts beside the shared ones) round-trips too.
+                let again = Snapshot::from_json(&r.snapshot.to_json().map_err(fail)?).map_err(fail)?;
+                prop_assert_eq!(&again, &r.snapshot);
+            }
+            // A reversal of a receipt the snapshot applied.
+            Resumed::NeedsEarlier(n) => prop_assert!(n.before <= snapshot.day, "{:?}", n),
+        }
+    }
+
+    #[test]
     fn snapshot_json_refuses_without_panicking(
         t in arb_any_terms(), story in arb_any_story(), cut in any::<prop::sample::Index>(), junk in ".{0,40}",
     ) {
@@ -296,4 +333,20 @@ fn reversing_a_receipt_the_snapshot_applied_needs_an_earlier_snapshot() {
     };
     let err = resume(&t, &snapshot, &[reuse], d(3, 2)).expect_err("reference reused");
     assert_eq!((err.index, err.field), (2, "reference"));
+}
+
+/// A snapshot of format 1 (receipts with their allocation lines) is refused by its format.
+#[test]
+fn a_format_1_snapshot_is_refused_by_name() {
+    let t = Terms::from_json(
+        r#"{"currency": "INR", "principal": "120000.00", "annual_rate": "12", "method": "emi",
+            "installments": 12, "frequency": "monthly", "disbursement_date": "2024-01-01"}"#,
+    )
+    .expect("terms");
+    let json = Snapshot::zero(&t).to_json().expect("encodes");
+    let old = json.replacen(&format!("\"format\":{SNAPSHOT_FORMAT}"), "\"format\":1", 1);
+    assert_ne!(old, json);
+    let err = Snapshot::from_json(&old).expect_err("format 1");
+    assert_eq!(err, SnapshotError::Format { found: 1 });
+    assert!(err.to_string().contains("take a new snapshot"), "{err}");
 }

@@ -5,20 +5,19 @@ use crate::events::PrepaymentAdjust;
 use crate::money::sum_minor;
 use crate::terms::{AllocationBy, Component, Terms};
 
-use super::{EffectKind, Engine, Line, Paid, Receipt, Res, Target};
+use super::{EffectKind, Engine, Paid, Res, Target};
 
 impl Engine {
     /// Pour `amount` of receipt `reference` into what is due on `day` in the terms' order.
-    /// Returns the lines written.
+    /// Returns the amount used.
     pub(super) fn allocate(
         &mut self,
         terms: &Terms,
         day: Date,
         reference: &str,
         amount: i64,
-    ) -> Vec<Line> {
+    ) -> i64 {
         let mut left = amount;
-        let mut lines = Vec::new();
         let slots = self.slots(terms, day);
         for (target, component) in slots {
             if left == 0 {
@@ -64,18 +63,12 @@ impl Engine {
                     paid,
                     instalment,
                     amount: take,
-                    partner_parts: parts.clone(),
+                    partner_parts: parts,
                 });
             }
-            lines.push(Line {
-                target,
-                component,
-                amount: take,
-                partner_parts: parts,
-            });
         }
         self.advance_settled();
-        lines
+        amount - left
     }
 
     /// The order in which dues are filled, per `terms.allocation`.
@@ -129,8 +122,7 @@ impl Engine {
         let mut left = Vec::with_capacity(sources.len());
         let mut sources = sources.into_iter();
         for (reference, amount) in sources.by_ref() {
-            let lines = self.allocate(terms, day, &reference, amount);
-            let used = sum_minor(lines.iter().map(|l| l.amount));
+            let used = self.allocate(terms, day, &reference, amount);
             assert!(
                 (0..=amount).contains(&used),
                 "held {amount} allocated {used}"
@@ -140,9 +132,6 @@ impl Engine {
                     reference: reference.clone(),
                     amount: used,
                 });
-                if let Some(r) = self.receipts.get_mut(&reference) {
-                    r.lines.extend(lines);
-                }
             }
             if amount > used {
                 left.push((reference, amount - used));
@@ -160,8 +149,8 @@ impl Engine {
         day: Date,
         reference: &str,
         amount: i64,
-    ) -> Res<&mut Receipt> {
-        if self.receipts.contains_key(reference) {
+    ) -> Res<()> {
+        if self.receipts.contains(reference) {
             return Err((
                 "reference",
                 format!("`{reference}` was already used by another receipt on this loan"),
@@ -171,20 +160,12 @@ impl Engine {
             reference: reference.to_owned(),
             amount,
         });
-        let lines = self.allocate(terms, day, reference, amount);
-        let used = sum_minor(lines.iter().map(|l| l.amount));
+        let used = self.allocate(terms, day, reference, amount);
         // A receipt is conserved: what is allocated and what is held make up its amount.
         assert!(
             (0..=amount).contains(&used),
             "receipt `{reference}` of {amount} allocated {used}"
         );
-        let receipt = Receipt {
-            date: day,
-            amount,
-            lines,
-            prepaid: 0,
-            prepaid_parts: Vec::new(),
-        };
         let rest = amount - used;
         if rest > 0 {
             self.excess.push((reference.to_owned(), rest));
@@ -193,11 +174,8 @@ impl Engine {
                 amount: rest,
             });
         }
-        Ok(self
-            .receipts
-            .entry(reference.to_owned())
-            .insert_entry(receipt)
-            .into_mut())
+        self.receipts.insert(reference.to_owned(), day);
+        Ok(())
     }
 
     /// Use held money of `reference` to repay principal ahead of schedule.
@@ -243,12 +221,8 @@ impl Engine {
             paid: Paid::Principal,
             instalment: None,
             amount: take,
-            partner_parts: parts.clone(),
+            partner_parts: parts,
         });
-        if let Some(r) = self.receipts.get_mut(reference) {
-            r.prepaid += take;
-            r.prepaid_parts = parts;
-        }
         Ok(())
     }
 }

@@ -7,11 +7,134 @@
 //! on every day.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
-use crate::calendar::Date;
+use indexmap::IndexMap;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::calendar::{Date, strict_date};
 use crate::events::{Event, EventKind};
 
-use super::{ReplayError, fail};
+use super::{ReplayError, fail, limits};
+
+/// The receipts a loan applied: each one's reference and date, in the order received. It is what
+/// the reference checks and a resume need of them (a reversal of a receipt a snapshot applied
+/// resumes from an earlier snapshot). Where a receipt's money went is in its effects (`received`,
+/// `allocated`, `excess_held`, `excess_applied`), not in the state: nothing after its day reads it.
+///
+/// The receipts up to the last snapshot are shared between the snapshot and every engine resumed
+/// from it, so that cloning costs the receipts applied since. Equality is of the receipts in
+/// order, wherever they are held.
+///
+/// Encoded as a JSON object `{"reference": "YYYY-MM-DD", …}` in the order received.
+#[derive(Debug, Clone, Default)]
+pub struct Receipts {
+    /// Earlier receipts: never changed while shared.
+    sealed: Arc<IndexMap<String, Date>>,
+    /// Receipts since.
+    recent: IndexMap<String, Date>,
+}
+
+/// Receipts applied since a snapshot beyond which a new snapshot seals them even when that
+/// copies the shared ones: the copy then costs at most this many copies for each receipt.
+const RECENT_MAX: usize = 64;
+
+impl Receipts {
+    /// The date of receipt `reference`.
+    pub fn get(&self, reference: &str) -> Option<Date> {
+        self.recent
+            .get(reference)
+            .or_else(|| self.sealed.get(reference))
+            .copied()
+    }
+
+    pub fn contains(&self, reference: &str) -> bool {
+        self.get(reference).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sealed.len() + self.recent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every receipt's reference and date, in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Date)> {
+        self.sealed
+            .iter()
+            .chain(&self.recent)
+            .map(|(r, d)| (r.as_str(), *d))
+    }
+
+    /// Record a receipt whose reference is new (checked by the caller).
+    pub(super) fn insert(&mut self, reference: String, date: Date) {
+        debug_assert!(!self.contains(&reference), "receipt `{reference}` twice");
+        self.recent.insert(reference, date);
+    }
+
+    /// Move the recent receipts to the shared part when that is cheap (it is not shared) or the
+    /// recent ones have grown past [`RECENT_MAX`].
+    pub(super) fn seal(&mut self) {
+        if self.recent.is_empty() {
+            return;
+        }
+        if let Some(sealed) = Arc::get_mut(&mut self.sealed) {
+            sealed.extend(self.recent.drain(..));
+        } else if self.recent.len() > RECENT_MAX {
+            Arc::make_mut(&mut self.sealed).extend(self.recent.drain(..));
+        }
+    }
+}
+
+impl PartialEq for Receipts {
+    fn eq(&self, other: &Receipts) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Receipts {}
+
+impl Serialize for Receipts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Receipts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Receipts, D::Error> {
+        /// A date written `YYYY-MM-DD`, read without copying its text.
+        #[derive(Deserialize)]
+        struct Day(#[serde(deserialize_with = "strict_date::deserialize")] Date);
+        struct References;
+        impl<'de> Visitor<'de> for References {
+            type Value = IndexMap<String, Date>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of receipt references and dates")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let capacity = map.size_hint().unwrap_or(0).min(limits::MAX_EVENTS);
+                let mut receipts = IndexMap::with_capacity(capacity);
+                while let Some((reference, Day(date))) = map.next_entry::<String, Day>()? {
+                    if receipts.len() >= limits::MAX_EVENTS {
+                        return Err(de::Error::custom("more receipts than MAX_EVENTS"));
+                    }
+                    if receipts.insert(reference, date).is_some() {
+                        return Err(de::Error::custom("a receipt reference is listed twice"));
+                    }
+                }
+                Ok(receipts)
+            }
+        }
+        Ok(Receipts {
+            sealed: Arc::new(deserializer.deserialize_map(References)?),
+            recent: IndexMap::new(),
+        })
+    }
+}
 
 /// Check every receipt reference and every reversal of the list.
 ///

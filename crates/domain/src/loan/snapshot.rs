@@ -18,7 +18,11 @@ use super::replay::ordered;
 use super::{Effect, Engine, LoanState, ReplayError, day_after, limits};
 
 /// The version of the snapshot JSON encoding; [`Snapshot::from_json`] refuses any other.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+///
+/// Format 2 keeps of each receipt its reference and date (format 1 also kept its amount and where
+/// it went, which nothing after the receipt's day reads): a snapshot of format 1 is refused, and
+/// the caller takes a new one from the events.
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// The engine after the first `version` stored events, at the end of `day`.
 ///
@@ -39,7 +43,10 @@ pub struct Snapshot {
 pub enum SnapshotError {
     #[error("snapshot JSON: {0}")]
     Json(String),
-    #[error("snapshot format {found}: this build reads format {SNAPSHOT_FORMAT}")]
+    #[error(
+        "snapshot format {found}: this build reads format {SNAPSHOT_FORMAT} only; take a new \
+         snapshot from the events"
+    )]
     Format { found: u32 },
     #[error("snapshot is inconsistent: {0}")]
     Inconsistent(&'static str),
@@ -95,7 +102,8 @@ impl Snapshot {
         Ok(Snapshot::of(engine, covered))
     }
 
-    fn of(engine: Engine, covered: usize) -> Snapshot {
+    fn of(mut engine: Engine, covered: usize) -> Snapshot {
+        engine.receipts.seal();
         Snapshot {
             format: SNAPSHOT_FORMAT,
             version: i64::try_from(covered).unwrap_or(i64::MAX),
@@ -118,11 +126,15 @@ impl Snapshot {
             format: u32,
         }
         let json_error = |e: serde_json::Error| SnapshotError::Json(e.to_string());
-        let header: Header = serde_json::from_str(json).map_err(json_error)?;
-        if header.format != SNAPSHOT_FORMAT {
-            return Err(SnapshotError::Format {
-                found: header.format,
-            });
+        // `to_json` writes the format first: read it from there without a pass over the rest.
+        let written = format!("{{\"format\":{SNAPSHOT_FORMAT},");
+        if !json.starts_with(&written) {
+            let header: Header = serde_json::from_str(json).map_err(json_error)?;
+            if header.format != SNAPSHOT_FORMAT {
+                return Err(SnapshotError::Format {
+                    found: header.format,
+                });
+            }
         }
         let snapshot: Snapshot = serde_json::from_str(json).map_err(json_error)?;
         snapshot.check()?;
@@ -138,6 +150,9 @@ impl Snapshot {
         }
         if e.day.unwrap_or(Date::MIN) != self.day {
             return fail("day is not the engine's day");
+        }
+        if e.receipts.len() > limits::MAX_EVENTS || e.voided.len() > limits::MAX_EVENTS {
+            return fail("more receipts than MAX_EVENTS");
         }
         if e.fallen > e.dues.len() || e.settled > e.fallen {
             return fail("instalment indexes past the instalments");
@@ -198,6 +213,9 @@ impl Snapshot {
 /// Returns [`Resumed::NeedsEarlier`] when the snapshot cannot carry them: a new event dated on or
 /// before the snapshot's day, a reversal (dated on or before `as_of`) of a receipt the snapshot
 /// applied, or an `as_of` before the snapshot's day.
+///
+/// The snapshot's receipts, the one part that grows with every event, are shared rather than
+/// copied: what is copied is bounded by the instalments, charges and classification history.
 pub fn resume(
     terms: &Terms,
     snapshot: &Snapshot,
@@ -294,7 +312,7 @@ fn admit<'e>(
         engine
             .receipts
             .get(reference)
-            .map(|r| Prior::Applied(r.date))
+            .map(Prior::Applied)
             .or_else(|| engine.voided.get(reference).map(|on| Prior::Reversed(*on)))
     };
     let prior_reversals = receipts::check_references_after(new_events, &order, base, prior)?;

@@ -10,9 +10,9 @@ use crate::delinquency::{AssetClass, Classification};
 use crate::events::ChargeKind;
 use crate::money::sum_minor;
 use crate::schedule::{self, DueDates, Rate};
-use crate::terms::{Component, Terms};
+use crate::terms::Terms;
 
-use super::{Effects, day_after};
+use super::{Effects, Receipts, day_after};
 
 /// Lifecycle status of a loan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,26 +142,6 @@ pub enum Target {
     Charge(usize),
 }
 
-/// One allocation line, with each co-lender's part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Line {
-    pub target: Target,
-    pub component: Component,
-    pub amount: i64,
-    pub partner_parts: Vec<i64>,
-}
-
-/// A received amount (payment, prepayment, recovery, settlement, foreclosure) and where it went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    pub date: Date,
-    pub amount: i64,
-    pub lines: Vec<Line>,
-    /// Principal repaid ahead of schedule from this receipt.
-    pub prepaid: i64,
-    pub prepaid_parts: Vec<i64>,
-}
-
 /// Running totals for one co-lender.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PartnerLedger {
@@ -225,8 +205,8 @@ pub struct Engine {
     /// Money held above dues, by the receipt it came from, oldest first.
     pub excess: Vec<(String, i64)>,
     /// Receipts by reference, in the order received (a hash index: replays look them up
-    /// thousands of times).
-    pub receipts: IndexMap<String, Receipt>,
+    /// thousands of times; the part a snapshot covers is shared, not copied, by its clones).
+    pub receipts: Receipts,
     pub penal_accrued: i64,
     pub classification: Classification,
     pub history: Vec<(Date, Classification)>,
@@ -275,7 +255,7 @@ impl Engine {
             capitalised: 0,
             prepaid: 0,
             excess: Vec::new(),
-            receipts: IndexMap::new(),
+            receipts: Receipts::default(),
             penal_accrued: 0,
             classification: Classification::Standard,
             history: Vec::new(),
