@@ -43,126 +43,62 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.name() == s)
     }
 
-    /// Whether the role allows the action.
+    /// Whether the role allows the action: an admin may do everything, any other role what the
+    /// rights table grants it.
     pub fn may(self, action: Action) -> bool {
-        use Action::*;
-        match self {
-            Role::Admin => true,
-            Role::Auditor => matches!(action, Read | ReadWebhooks | ReadAudit),
-            Role::Partner => matches!(action, Read),
-            Role::Credit => matches!(
-                action,
-                Read | BookLoan
-                    | ChangeRate
-                    | Restructure
-                    | WriteOff
-                    | IdentifyLoss
-                    | Settle
-                    | Approve
-                    | ManageProducts
-            ),
-            Role::Operations => matches!(
-                action,
-                Read | BookLoan
-                    | PostPayment
-                    | ReversePayment
-                    | LevyCharge
-                    | WaiveCharge
-                    | Prepay
-                    | ChangeRate
-                    | WriteOff
-                    | IdentifyLoss
-                    | Recover
-                    | Settle
-                    | Foreclose
-                    | Approve
-            ),
-            Role::Collections => matches!(
-                action,
-                Read | PostPayment | LevyCharge | WaiveCharge | Recover | Settle
-            ),
-        }
+        self == Role::Admin || action.holders().contains(&self)
     }
 }
 
-/// Everything the API lets a user do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Read,
-    BookLoan,
-    PostPayment,
-    ReversePayment,
-    LevyCharge,
-    WaiveCharge,
-    Prepay,
-    ChangeRate,
-    Restructure,
-    WriteOff,
-    IdentifyLoss,
-    Recover,
-    Settle,
-    Foreclose,
-    Approve,
-    ManageUsers,
-    ManageWebhooks,
-    ReadWebhooks,
-    ReadAudit,
-    CheckpointAudit,
-    ManageProducts,
-}
-
-impl Action {
-    pub const ALL: [Action; 21] = [
-        Action::Read,
-        Action::BookLoan,
-        Action::PostPayment,
-        Action::ReversePayment,
-        Action::LevyCharge,
-        Action::WaiveCharge,
-        Action::Prepay,
-        Action::ChangeRate,
-        Action::Restructure,
-        Action::WriteOff,
-        Action::IdentifyLoss,
-        Action::Recover,
-        Action::Settle,
-        Action::Foreclose,
-        Action::Approve,
-        Action::ManageUsers,
-        Action::ManageWebhooks,
-        Action::ReadWebhooks,
-        Action::ReadAudit,
-        Action::CheckpointAudit,
-        Action::ManageProducts,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Read => "read",
-            Action::BookLoan => "book_loan",
-            Action::PostPayment => "post_payment",
-            Action::ReversePayment => "reverse_payment",
-            Action::LevyCharge => "levy_charge",
-            Action::WaiveCharge => "waive_charge",
-            Action::Prepay => "prepay",
-            Action::ChangeRate => "change_rate",
-            Action::Restructure => "restructure",
-            Action::WriteOff => "write_off",
-            Action::IdentifyLoss => "identify_loss",
-            Action::Recover => "record_recovery",
-            Action::Settle => "settle",
-            Action::Foreclose => "foreclose",
-            Action::Approve => "approve",
-            Action::ManageUsers => "manage_users",
-            Action::ManageWebhooks => "manage_webhooks",
-            Action::ReadWebhooks => "read_webhooks",
-            Action::ReadAudit => "read_audit",
-            Action::CheckpointAudit => "checkpoint_audit",
-            Action::ManageProducts => "manage_products",
+/// The rights table: every action, its name, and the roles besides admin that hold it. The rights
+/// of loan commands come from the loan command table
+/// ([`crate::servicing::commands`]), so a new command adds its right there, beside its row.
+macro_rules! rights {
+    (
+        rights { $( $loan:ident = $loan_name:literal : [$($loan_role:ident),*] ),* $(,)? }
+        commands { $($commands:tt)* }
+    ) => {
+        rights! {
+            @all
+            Read = "read": [Credit, Operations, Collections, Auditor, Partner],
+            $( $loan = $loan_name: [$($loan_role),*], )*
+            Approve = "approve": [Credit, Operations],
+            ManageUsers = "manage_users": [],
+            ManageWebhooks = "manage_webhooks": [],
+            ReadWebhooks = "read_webhooks": [Auditor],
+            ReadAudit = "read_audit": [Auditor],
+            CheckpointAudit = "checkpoint_audit": [],
+            ManageProducts = "manage_products": [Credit],
         }
-    }
+    };
+    (@all $( $action:ident = $name:literal : [$($role:ident),*] ),* $(,)?) => {
+        /// Everything the API lets a user do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Action {
+            $( $action, )*
+        }
+
+        impl Action {
+            pub const ALL: [Action; [$($name),*].len()] = [$(Action::$action),*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Action::$action => $name, )*
+                }
+            }
+
+            /// The roles besides admin that may do it.
+            fn holders(self) -> &'static [Role] {
+                match self {
+                    $( Action::$action => &[$(Role::$role),*], )*
+                }
+            }
+        }
+    };
 }
+
+crate::loan_command_table!(rights);
 
 /// A new API token: 32 random bytes, shown once; only its hash is stored.
 pub fn new_token() -> String {

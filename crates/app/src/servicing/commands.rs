@@ -23,23 +23,265 @@ use crate::auth::Action;
 use crate::views::{CommandOutcome, CommandResult, Document, SeqEvent};
 use crate::{App, AppError, MAX_ATTEMPTS, Principal, RequestMeta};
 
-macro_rules! command {
+/// The loan commands, one row each, and the rights they need: the one table a new event kind
+/// adds its command to (see `docs/events.md`, "Adding an event kind"). Each row names the command
+/// type, the event kind and its `type`, the right the command needs, its route (the handler's name
+/// and the path segment under `/v1/loans/{id}/`, with the route's summary), its outbox topic, and
+/// the fields of its body: the fields of the event's document, with the same names, each turned
+/// into the document's field by `Into`. From it come the command types, [`LoanCommand`], the
+/// action and topic of each event kind, the `Action`s of loan commands and who holds them
+/// (`crate::auth`), and the web routes (`loanbook-web`'s `routes::commands`).
+///
+/// It is expanded by handing it a macro's name: `loan_command_table!(then)` expands to
+/// `then! { rights { … } commands { … } }`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! loan_command_table {
+    ($then:ident) => {
+        $then! {
+            rights {
+                BookLoan = "book_loan": [Credit, Operations],
+                PostPayment = "post_payment": [Operations, Collections],
+                ReversePayment = "reverse_payment": [Operations],
+                LevyCharge = "levy_charge": [Operations, Collections],
+                WaiveCharge = "waive_charge": [Operations, Collections],
+                Prepay = "prepay": [Operations],
+                ChangeRate = "change_rate": [Credit, Operations],
+                Restructure = "restructure": [Credit],
+                WriteOff = "write_off": [Credit, Operations],
+                IdentifyLoss = "identify_loss": [Credit, Operations],
+                Recover = "record_recovery": [Operations, Collections],
+                Settle = "settle": [Credit, Operations, Collections],
+                Foreclose = "foreclose": [Operations],
+            }
+            commands {
+                /// Disburse: the first disbursement, or a later tranche.
+                Disburse => Disbursement "disbursement", right BookLoan,
+                route disbursements "disbursements" "Disburse: the first disbursement or a later tranche.",
+                topic "loan.disbursed" {
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "100000.00")]
+                    amount: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: Option<String>,
+                }
+
+                /// Post a payment received (an `Idempotency-Key` is required).
+                PostPayment => Payment "payment", right PostPayment,
+                route payments "payments" "Post a payment (an Idempotency-Key is required).",
+                topic "payment.posted" {
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "969.73")]
+                    amount: String,
+                    /// The receipt's reference, unique on the loan.
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    channel: Option<String>,
+                }
+
+                /// Reverse a payment (a bounce): the receipt by its reference.
+                ReversePayment => PaymentReversal "payment_reversal", right ReversePayment,
+                route reversals "reversals" "Reverse a payment by its reference.",
+                topic "payment.reversed" {
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reason: Option<String>,
+                }
+
+                /// Levy a charge.
+                LevyCharge => Charge "charge", right LevyCharge,
+                route charges "charges" "Levy a charge.",
+                topic "loan.charge" {
+                    kind: ChargeKindDoc,
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "500.00")]
+                    amount: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: Option<String>,
+                }
+
+                /// Waive charges or interest due, oldest first.
+                Waive => Waiver "waiver", right WaiveCharge,
+                route waivers "waivers" "Waive charges or interest due.",
+                topic "loan.waiver" {
+                    component: WaiverComponentDoc,
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "100.00")]
+                    amount: String,
+                }
+
+                /// Prepay principal, re-shaping the rest of the schedule.
+                Prepay => Prepayment "prepayment", right Prepay,
+                route prepayments "prepayments" "Prepay principal.",
+                topic "loan.prepayment" {
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "10000.00")]
+                    amount: String,
+                    adjust: PrepaymentAdjustDoc,
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: String,
+                }
+
+                /// Change the annual rate (percent).
+                ChangeRate => RateChange "rate_change", right ChangeRate,
+                route rate_changes "rate-changes" "Change the annual rate.",
+                topic "loan.rate_change" {
+                    #[schema(pattern = r"^[0-9]{1,3}(\.[0-9]{1,4})?$", example = "11.5")]
+                    annual_rate: String,
+                    keep: RateChangeKeepDoc,
+                }
+
+                /// Restructure the rest of the schedule.
+                Restructure => Restructure "restructure", right Restructure,
+                route restructures "restructures" "Restructure the rest of the schedule.",
+                topic "loan.restructure" {
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(minimum = 1, maximum = 600)]
+                    installments: Option<i64>,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$")]
+                    installment_amount: Option<String>,
+                    /// `{"periods": N, "interest": "pay" | "capitalize" | "defer"}`.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(value_type = Option<Object>)]
+                    moratorium: Option<Moratorium>,
+                }
+
+                /// Write the loan off.
+                WriteOff => WriteOff "write_off", right WriteOff,
+                route write_offs "write-offs" "Write the loan off.",
+                topic "loan.write_off" {
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reason: Option<String>,
+                }
+
+                /// Identify a non-performing loan as a loss asset.
+                IdentifyLoss => LossIdentified "loss_identified", right IdentifyLoss,
+                route loss_identifications "loss-identifications" "Identify the loan as a loss asset.",
+                topic "loan.loss_identified" {
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reason: Option<String>,
+                }
+
+                /// Recover money on a written-off loan.
+                Recover => Recovery "recovery", right Recover,
+                route recoveries "recoveries" "Recover money on a written-off loan.",
+                topic "loan.recovery" {
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "1000.00")]
+                    amount: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: Option<String>,
+                }
+
+                /// Settle the loan for an amount.
+                Settle => Settlement "settlement", right Settle,
+                route settlements "settlements" "Settle the loan.",
+                topic "loan.settlement" {
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "50000.00")]
+                    amount: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: Option<String>,
+                }
+
+                /// Foreclose (close early) for the quoted amount.
+                Foreclose => Foreclosure "foreclosure", right Foreclose,
+                route foreclosures "foreclosures" "Foreclose the loan.",
+                topic "loan.foreclosure" {
+                    #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "98000.00")]
+                    amount: String,
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    #[schema(min_length = 1, max_length = 200)]
+                    reference: Option<String>,
+                }
+            }
+        }
+    };
+}
+
+/// The command types, [`LoanCommand`] and the event kinds' actions and topics, from the table.
+macro_rules! loan_commands {
     (
-        $(#[$doc:meta])*
-        $name:ident {
-            $( $(#[$fattr:meta])* $field:ident : $ty:ty ),* $(,)?
+        rights { $($rights:tt)* }
+        commands {
+            $(
+                $(#[$doc:meta])*
+                $name:ident => $event:ident $etype:literal, right $right:ident,
+                route $route:ident $segment:literal $summary:literal,
+                topic $topic:literal {
+                    $( $(#[$fattr:meta])* $field:ident : $ty:ty ),* $(,)?
+                }
+            )*
         }
     ) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        #[serde(deny_unknown_fields)]
-        pub struct $name {
-            /// Value date: the day the event takes effect, not after the business date.
-            #[serde(with = "date_text")]
-            #[schema(value_type = String, format = Date, example = "2024-02-01")]
-            pub date: Date,
-            $( $(#[$fattr])* pub $field: $ty, )*
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+            #[serde(deny_unknown_fields)]
+            pub struct $name {
+                /// Value date: the day the event takes effect, not after the business date.
+                #[serde(with = "date_text")]
+                #[schema(value_type = String, format = Date, example = "2024-02-01")]
+                pub date: Date,
+                $( $(#[$fattr])* pub $field: $ty, )*
+            }
+
+            impl $name {
+                /// The `type` of the event the command appends.
+                pub const EVENT_TYPE: &'static str = $etype;
+            }
+        )*
+
+        /// Any command on a booked loan.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum LoanCommand {
+            $( $name($name), )*
         }
+
+        impl LoanCommand {
+            /// The role's right the command needs.
+            pub fn action(&self) -> Action {
+                match self {
+                    $( LoanCommand::$name(_) => Action::$right, )*
+                }
+            }
+
+            /// The event document the command appends (checked by the engine before it is).
+            // A field the document holds as the body does converts to itself.
+            #[allow(clippy::useless_conversion)]
+            pub fn to_doc(&self) -> EventDocV1 {
+                match self.clone() {
+                    $(
+                        LoanCommand::$name(c) => EventDocV1::$event {
+                            date: c.date,
+                            $( $field: c.$field.into(), )*
+                        },
+                    )*
+                }
+            }
+        }
+
+        /// The right a command appending an event of this kind needs.
+        pub(crate) fn right_for(kind: &loanbook_domain::events::EventKind) -> Action {
+            match kind {
+                $( loanbook_domain::events::EventKind::$event { .. } => Action::$right, )*
+            }
+        }
+
+        /// The outbox topic of an event of this kind.
+        pub(crate) fn topic_for(kind: &loanbook_domain::events::EventKind) -> &'static str {
+            match kind {
+                $( loanbook_domain::events::EventKind::$event { .. } => $topic, )*
+            }
+        }
+
+        /// Every loan command's topic.
+        #[cfg(test)]
+        const COMMAND_TOPICS: &[&str] = &[$($topic),*];
     };
 }
 
@@ -56,149 +298,7 @@ mod date_text {
     }
 }
 
-command!(
-    /// Disburse: the first disbursement, or a later tranche.
-    Disburse {
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "100000.00")]
-        amount: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reference: Option<String>,
-    }
-);
-
-command!(
-    /// Post a payment received (an `Idempotency-Key` is required).
-    PostPayment {
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "969.73")]
-        amount: String,
-        /// The receipt's reference, unique on the loan.
-        #[schema(min_length = 1, max_length = 200)]
-        reference: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        channel: Option<String>,
-    }
-);
-
-command!(
-    /// Reverse a payment (a bounce): the receipt by its reference.
-    ReversePayment {
-        #[schema(min_length = 1, max_length = 200)]
-        reference: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reason: Option<String>,
-    }
-);
-
-command!(
-    /// Levy a charge.
-    LevyCharge {
-        kind: ChargeKindDoc,
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "500.00")]
-        amount: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reference: Option<String>,
-    }
-);
-
-command!(
-    /// Waive charges or interest due, oldest first.
-    Waive {
-        component: WaiverComponentDoc,
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "100.00")]
-        amount: String,
-    }
-);
-
-command!(
-    /// Prepay principal, re-shaping the rest of the schedule.
-    Prepay {
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "10000.00")]
-        amount: String,
-        adjust: PrepaymentAdjustDoc,
-        #[schema(min_length = 1, max_length = 200)]
-        reference: String,
-    }
-);
-
-command!(
-    /// Change the annual rate (percent).
-    ChangeRate {
-        #[schema(pattern = r"^[0-9]{1,3}(\.[0-9]{1,4})?$", example = "11.5")]
-        annual_rate: String,
-        keep: RateChangeKeepDoc,
-    }
-);
-
-command!(
-    /// Restructure the rest of the schedule.
-    Restructure {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(minimum = 1, maximum = 600)]
-        installments: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$")]
-        installment_amount: Option<String>,
-        /// `{"periods": N, "interest": "pay" | "capitalize" | "defer"}`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<Object>)]
-        moratorium: Option<Moratorium>,
-    }
-);
-
-command!(
-    /// Write the loan off.
-    WriteOff {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reason: Option<String>,
-    }
-);
-
-command!(
-    /// Identify a non-performing loan as a loss asset.
-    IdentifyLoss {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reason: Option<String>,
-    }
-);
-
-command!(
-    /// Recover money on a written-off loan.
-    Recover {
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "1000.00")]
-        amount: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reference: Option<String>,
-    }
-);
-
-command!(
-    /// Settle the loan for an amount.
-    Settle {
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "50000.00")]
-        amount: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reference: Option<String>,
-    }
-);
-
-command!(
-    /// Foreclose (close early) for the quoted amount.
-    Foreclose {
-        #[schema(pattern = r"^[0-9]{1,13}(\.[0-9]{1,3})?$", example = "98000.00")]
-        amount: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schema(min_length = 1, max_length = 200)]
-        reference: Option<String>,
-    }
-);
+crate::loan_command_table!(loan_commands);
 
 /// The charge kinds, as the schema names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -209,11 +309,30 @@ pub enum ChargeKindDoc {
     Other,
 }
 
+impl From<ChargeKindDoc> for ChargeKind {
+    fn from(k: ChargeKindDoc) -> Self {
+        match k {
+            ChargeKindDoc::Bounce => ChargeKind::Bounce,
+            ChargeKindDoc::Penal => ChargeKind::Penal,
+            ChargeKindDoc::Other => ChargeKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaiverComponentDoc {
     Charges,
     Interest,
+}
+
+impl From<WaiverComponentDoc> for WaiverComponent {
+    fn from(c: WaiverComponentDoc) -> Self {
+        match c {
+            WaiverComponentDoc::Charges => WaiverComponent::Charges,
+            WaiverComponentDoc::Interest => WaiverComponent::Interest,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -223,6 +342,15 @@ pub enum PrepaymentAdjustDoc {
     ReduceTenure,
 }
 
+impl From<PrepaymentAdjustDoc> for PrepaymentAdjust {
+    fn from(a: PrepaymentAdjustDoc) -> Self {
+        match a {
+            PrepaymentAdjustDoc::ReduceEmi => PrepaymentAdjust::ReduceEmi,
+            PrepaymentAdjustDoc::ReduceTenure => PrepaymentAdjust::ReduceTenure,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RateChangeKeepDoc {
@@ -230,129 +358,46 @@ pub enum RateChangeKeepDoc {
     Tenure,
 }
 
-/// Any command on a booked loan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoanCommand {
-    Disburse(Disburse),
-    PostPayment(PostPayment),
-    ReversePayment(ReversePayment),
-    LevyCharge(LevyCharge),
-    Waive(Waive),
-    Prepay(Prepay),
-    ChangeRate(ChangeRate),
-    Restructure(Restructure),
-    WriteOff(WriteOff),
-    IdentifyLoss(IdentifyLoss),
-    Recover(Recover),
-    Settle(Settle),
-    Foreclose(Foreclose),
+impl From<RateChangeKeepDoc> for RateChangeKeep {
+    fn from(k: RateChangeKeepDoc) -> Self {
+        match k {
+            RateChangeKeepDoc::Emi => RateChangeKeep::Emi,
+            RateChangeKeepDoc::Tenure => RateChangeKeep::Tenure,
+        }
+    }
 }
 
-impl LoanCommand {
-    /// The role's right the command needs.
-    pub fn action(&self) -> Action {
-        match self {
-            LoanCommand::Disburse(_) => Action::BookLoan,
-            LoanCommand::PostPayment(_) => Action::PostPayment,
-            LoanCommand::ReversePayment(_) => Action::ReversePayment,
-            LoanCommand::LevyCharge(_) => Action::LevyCharge,
-            LoanCommand::Waive(_) => Action::WaiveCharge,
-            LoanCommand::Prepay(_) => Action::Prepay,
-            LoanCommand::ChangeRate(_) => Action::ChangeRate,
-            LoanCommand::Restructure(_) => Action::Restructure,
-            LoanCommand::WriteOff(_) => Action::WriteOff,
-            LoanCommand::IdentifyLoss(_) => Action::IdentifyLoss,
-            LoanCommand::Recover(_) => Action::Recover,
-            LoanCommand::Settle(_) => Action::Settle,
-            LoanCommand::Foreclose(_) => Action::Foreclose,
+#[cfg(test)]
+mod table {
+    use super::*;
+
+    #[test]
+    fn every_command_topic_is_one_a_webhook_can_subscribe_to() {
+        for topic in COMMAND_TOPICS {
+            assert!(
+                crate::outbox::TOPICS.contains(topic),
+                "`{topic}` is missing from outbox::TOPICS"
+            );
         }
     }
 
-    /// The event document the command appends (checked by the engine before it is).
-    pub fn to_doc(&self) -> EventDocV1 {
-        use LoanCommand as C;
-        match self.clone() {
-            C::Disburse(c) => EventDocV1::Disbursement {
-                date: c.date,
-                amount: c.amount,
-                reference: c.reference,
-            },
-            C::PostPayment(c) => EventDocV1::Payment {
-                date: c.date,
-                amount: c.amount,
-                reference: c.reference,
-                channel: c.channel,
-            },
-            C::ReversePayment(c) => EventDocV1::PaymentReversal {
-                date: c.date,
-                reference: c.reference,
-                reason: c.reason,
-            },
-            C::LevyCharge(c) => EventDocV1::Charge {
-                date: c.date,
-                kind: match c.kind {
-                    ChargeKindDoc::Bounce => ChargeKind::Bounce,
-                    ChargeKindDoc::Penal => ChargeKind::Penal,
-                    ChargeKindDoc::Other => ChargeKind::Other,
-                },
-                amount: c.amount,
-                reference: c.reference,
-            },
-            C::Waive(c) => EventDocV1::Waiver {
-                date: c.date,
-                component: match c.component {
-                    WaiverComponentDoc::Charges => WaiverComponent::Charges,
-                    WaiverComponentDoc::Interest => WaiverComponent::Interest,
-                },
-                amount: c.amount,
-            },
-            C::Prepay(c) => EventDocV1::Prepayment {
-                date: c.date,
-                amount: c.amount,
-                adjust: match c.adjust {
-                    PrepaymentAdjustDoc::ReduceEmi => PrepaymentAdjust::ReduceEmi,
-                    PrepaymentAdjustDoc::ReduceTenure => PrepaymentAdjust::ReduceTenure,
-                },
-                reference: c.reference,
-            },
-            C::ChangeRate(c) => EventDocV1::RateChange {
-                date: c.date,
-                annual_rate: c.annual_rate,
-                keep: match c.keep {
-                    RateChangeKeepDoc::Emi => RateChangeKeep::Emi,
-                    RateChangeKeepDoc::Tenure => RateChangeKeep::Tenure,
-                },
-            },
-            C::Restructure(c) => EventDocV1::Restructure {
-                date: c.date,
-                installments: c.installments,
-                installment_amount: c.installment_amount,
-                moratorium: c.moratorium,
-            },
-            C::WriteOff(c) => EventDocV1::WriteOff {
-                date: c.date,
-                reason: c.reason,
-            },
-            C::IdentifyLoss(c) => EventDocV1::LossIdentified {
-                date: c.date,
-                reason: c.reason,
-            },
-            C::Recover(c) => EventDocV1::Recovery {
-                date: c.date,
-                amount: c.amount,
-                reference: c.reference,
-            },
-            C::Settle(c) => EventDocV1::Settlement {
-                date: c.date,
-                amount: c.amount,
-                reference: c.reference,
-            },
-            C::Foreclose(c) => EventDocV1::Foreclosure {
-                date: c.date,
-                amount: c.amount,
-                reference: c.reference,
-            },
-        }
+    #[test]
+    fn a_command_becomes_the_event_of_its_row() {
+        let c: LevyCharge =
+            serde_json::from_str(r#"{"date": "2024-02-03", "kind": "penal", "amount": "500.00"}"#)
+                .unwrap();
+        let cmd = LoanCommand::LevyCharge(c);
+        assert_eq!(cmd.action(), Action::LevyCharge);
+        let json = serde_json::to_value(cmd.to_doc()).unwrap();
+        assert_eq!(json["type"], LevyCharge::EVENT_TYPE);
+        assert_eq!(json["kind"], "penal");
+        let event = loanbook_domain::events::Event::from_json_value(
+            &json,
+            loanbook_domain::money::Currency::INR,
+        )
+        .unwrap();
+        assert_eq!(topic_for(&event.kind), "loan.charge");
+        assert_eq!(right_for(&event.kind), Action::LevyCharge);
     }
 }
 

@@ -20,32 +20,14 @@ pub use booking::BookLoan;
 pub use commands::LoanCommand;
 pub use queries::{CLASSIFICATIONS, ListLoans, STATUSES};
 
+/// The outbox topic of an event of this kind: its row of the loan command table.
 pub(crate) fn loan_topic(kind: &EventKind) -> String {
-    let name = kind.name();
-    match kind {
-        EventKind::Payment { .. } => "payment.posted".into(),
-        EventKind::PaymentReversal { .. } => "payment.reversed".into(),
-        EventKind::Disbursement { .. } => "loan.disbursed".into(),
-        _ => format!("loan.{name}"),
-    }
+    commands::topic_for(kind).to_owned()
 }
 
+/// The right an event of this kind needs: its row of the loan command table.
 pub(crate) fn action_for(kind: &EventKind) -> Action {
-    match kind {
-        EventKind::Disbursement { .. } => Action::BookLoan,
-        EventKind::Payment { .. } => Action::PostPayment,
-        EventKind::PaymentReversal { .. } => Action::ReversePayment,
-        EventKind::Charge { .. } => Action::LevyCharge,
-        EventKind::Waiver { .. } => Action::WaiveCharge,
-        EventKind::Prepayment { .. } => Action::Prepay,
-        EventKind::RateChange { .. } => Action::ChangeRate,
-        EventKind::Restructure { .. } => Action::Restructure,
-        EventKind::WriteOff { .. } => Action::WriteOff,
-        EventKind::LossIdentified { .. } => Action::IdentifyLoss,
-        EventKind::Recovery { .. } => Action::Recover,
-        EventKind::Settlement { .. } => Action::Settle,
-        EventKind::Foreclosure { .. } => Action::Foreclose,
-    }
+    commands::right_for(kind)
 }
 
 /// The state a history replays to on `through`, once it is known to replay on every date up to
