@@ -129,9 +129,13 @@ struct Caches {
     loans: moka::sync::Cache<String, Arc<(LoanRecord, Terms)>>,
     tokens: tokens::TokenCache,
     business_date: moka::sync::Cache<(), Date>,
+    /// Each loan's newest snapshot seen here (see [`servicing`]'s resume).
+    snapshots: moka::sync::Cache<String, Arc<loanbook_domain::loan::Snapshot>>,
 }
 
 const CACHE_ENTRIES: u64 = 100_000;
+/// Snapshots held in memory (each the size of a loan's schedule and receipts).
+const SNAPSHOT_ENTRIES: u64 = 10_000;
 const DATE_TTL: Duration = Duration::from_secs(1);
 
 impl Caches {
@@ -139,6 +143,7 @@ impl Caches {
         Caches {
             loans: moka::sync::Cache::new(CACHE_ENTRIES),
             tokens: tokens::TokenCache::default(),
+            snapshots: moka::sync::Cache::new(SNAPSHOT_ENTRIES),
             business_date: moka::sync::Cache::builder()
                 .max_capacity(1)
                 .time_to_live(DATE_TTL)

@@ -96,6 +96,8 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(60))
         .build()?;
     let run = jiff::Timestamp::now().as_millisecond();
+    // Payments are dated on the book's business date, as a day's collections are.
+    let today = business_date(&http, args).await?;
     let disbursement =
         json!([{"type": "disbursement", "date": "2020-01-01", "amount": "500000.00"}]);
     let mut loans = Vec::with_capacity(args.loans);
@@ -110,15 +112,29 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<()> {
             .await?,
         );
     }
-    let loans = Arc::new(loans);
+    payments(&http, args, run, &today, Arc::new(loans)).await?;
+    if args.history > 0 && args.reads > 0 {
+        let id = long_history(&http, args, run).await?;
+        compare_payments(&http, args, run, &today, &id).await?;
+    }
+    Ok(())
+}
 
-    // Payments, `concurrency` at a time, round-robin over the loans.
+/// Payments, `concurrency` at a time, round-robin over the loans.
+async fn payments(
+    http: &reqwest::Client,
+    args: &LoadArgs,
+    run: i64,
+    today: &str,
+    loans: Arc<Vec<String>>,
+) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let t = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
         let (http, loans, next) = (http.clone(), loans.clone(), next.clone());
         let (url, token, total) = (args.url.clone(), args.token.clone(), args.payments);
+        let today = today.to_owned();
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -133,7 +149,7 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<()> {
                     .post(format!("{url}/v1/loans/{loan}/payments"))
                     .bearer_auth(&token)
                     .header("Idempotency-Key", &reference)
-                    .json(&json!({"date": "2024-02-01", "amount": "100.00", "reference": reference, "channel": "nach"}))
+                    .json(&json!({"date": today, "amount": "100.00", "reference": reference, "channel": "nach"}))
                     .send()
                     .await?;
                 let status = res.status();
@@ -150,9 +166,12 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<()> {
         lat.extend(w.await??);
     }
     report("payments", args.payments, t.elapsed(), lat);
+    Ok(())
+}
 
-    // A loan with a long history, read again and again.
-    if args.history > 0 && args.reads > 0 {
+/// A loan with a long history, read again and again; its id.
+async fn long_history(http: &reqwest::Client, args: &LoadArgs, run: i64) -> anyhow::Result<String> {
+    {
         let mut events =
             vec![json!({"type": "disbursement", "date": "2020-01-01", "amount": "500000.00"})];
         // Two small payments a day, about the instalment a month.
@@ -162,7 +181,7 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<()> {
             events.push(json!({"type": "payment", "date": day.to_string(), "amount": "86.00", "reference": format!("H{i}")}));
         }
         let id = book(
-            &http,
+            http,
             args,
             &format!("LOAD-{run}-history"),
             Value::Array(events),
@@ -190,6 +209,91 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<()> {
             t.elapsed(),
             lat,
         );
+        Ok(id)
+    }
+}
+
+/// A payment on the long loan against one on a loan with ten events, one at a time.
+async fn compare_payments(
+    http: &reqwest::Client,
+    args: &LoadArgs,
+    run: i64,
+    today: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    {
+        let mut short =
+            vec![json!({"type": "disbursement", "date": "2020-01-01", "amount": "500000.00"})];
+        for i in 0..9 {
+            short.push(json!({"type": "payment", "date": format!("2020-0{}-05", i + 1), "amount": "5200.00", "reference": format!("S{i}")}));
+        }
+        let small = book(
+            http,
+            args,
+            &format!("LOAD-{run}-short"),
+            Value::Array(short),
+        )
+        .await?;
+        let (mut long_lat, mut short_lat) = (Vec::new(), Vec::new());
+        for i in 0..args.reads {
+            for (loan, lat) in [(id, &mut long_lat), (small.as_str(), &mut short_lat)] {
+                let reference = format!("P{run}-{i}");
+                let start = Instant::now();
+                let res = http
+                    .post(format!("{}/v1/loans/{loan}/payments", args.url))
+                    .bearer_auth(&args.token)
+                    .header("Idempotency-Key", format!("{reference}-{loan}"))
+                    .json(&json!({"date": today, "amount": "10.00", "reference": reference}))
+                    .send()
+                    .await?;
+                let status = res.status();
+                let _ = res.bytes().await?;
+                if status.as_u16() != 201 {
+                    bail!("payment on a long history: {status}");
+                }
+                lat.push(start.elapsed());
+            }
+        }
+        let p50 = |lat: &mut Vec<Duration>| {
+            lat.sort_unstable();
+            percentile(lat, 0.5)
+        };
+        let (long_p50, short_p50) = (p50(&mut long_lat), p50(&mut short_lat));
+        let (long_total, short_total) = (long_lat.iter().sum(), short_lat.iter().sum());
+        report(
+            &format!("payment on the loan with {} events", args.history),
+            args.reads,
+            long_total,
+            long_lat,
+        );
+        report(
+            "payment on a loan with 10 events",
+            args.reads,
+            short_total,
+            short_lat,
+        );
+        println!(
+            "payment cost, {} events against 10: {:.2}x (p50)",
+            args.history,
+            long_p50 / short_p50.max(1e-9)
+        );
     }
     Ok(())
+}
+
+async fn business_date(http: &reqwest::Client, args: &LoadArgs) -> anyhow::Result<String> {
+    let res = http
+        .get(format!("{}/v1/business-date", args.url))
+        .bearer_auth(&args.token)
+        .send()
+        .await?;
+    let status = res.status();
+    let body: Value = res.json().await?;
+    if !status.is_success() {
+        bail!("business date: {status} {body}");
+    }
+    Ok(body["business_date"]
+        .as_str()
+        .context("business_date")?
+        .to_owned())
 }

@@ -151,6 +151,8 @@ pub trait Loans: Send + Sync {
         loan_id: &str,
         before_day: Option<&str>,
     ) -> Result<Option<(SnapshotRecord, Vec<StoredEvent>)>, StoreError>;
+    /// Every stored snapshot of the loan, oldest first (for checking them against a replay).
+    async fn snapshots(&self, loan_id: &str) -> Result<Vec<SnapshotRecord>, StoreError>;
     async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError>;
     /// The projection's version and classification only.
     async fn projection_head(&self, loan_id: &str) -> Result<Option<(i64, String)>, StoreError>;

@@ -119,19 +119,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(loans::loan))
         .routes(routes!(loans::loan_events))
         .routes(routes!(loans::foreclosure_quote))
-        .routes(routes!(commands::disbursements))
-        .routes(routes!(commands::payments))
-        .routes(routes!(commands::reversals))
-        .routes(routes!(commands::charges))
-        .routes(routes!(commands::waivers))
-        .routes(routes!(commands::prepayments))
-        .routes(routes!(commands::rate_changes))
-        .routes(routes!(commands::restructures))
-        .routes(routes!(commands::write_offs))
-        .routes(routes!(commands::loss_identifications))
-        .routes(routes!(commands::recoveries))
-        .routes(routes!(commands::settlements))
-        .routes(routes!(commands::foreclosures))
+        .merge(commands::router())
         .routes(routes!(
             business_date::business_date,
             business_date::set_business_date

@@ -1,15 +1,21 @@
 //! Booking a loan from its terms (a product's template completed by the request), optionally
 //! with the events that already happened to it (a migration), checked as a whole.
 
+use std::sync::Arc;
+
+use loanbook_domain::calendar::Date;
 use loanbook_domain::events::Event;
+use loanbook_domain::loan::{self, Snapshot};
 use loanbook_domain::terms::{FieldError, Terms};
-use loanbook_store::{CommandWrite, Decision, LoanRecord, NewEvent, NewOutbox, StoreError};
+use loanbook_store::{
+    CommandWrite, Decision, LoanRecord, NewEvent, NewOutbox, NewSnapshot, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::projection;
-use super::{action_for, check_dates, event_json, event_message, history_state, state_doc};
+use super::{action_for, check_dates, event_message, history_state, refused, state_doc};
 use crate::views::{BookingResult, CommandOutcome, Document};
 use crate::{Action, App, AppError, Principal, RequestMeta, digest};
 
@@ -145,9 +151,9 @@ impl App {
         } = self.booking(cmd).await?;
         // A booked history is the result of every command in it: each needs the role that may
         // make it, and the whole is held when the policy holds any part of it.
-        for e in &events {
-            p.require(action_for(&e.kind))?;
-        }
+        events
+            .iter()
+            .try_for_each(|e| p.require(action_for(&e.kind)))?;
         let business_date = self.business_date().await?;
         check_dates(&events, business_date)?;
         let state = history_state(&terms, &events, business_date, 0)?;
@@ -161,7 +167,6 @@ impl App {
             }
         }
 
-        let terms_json = terms.to_json();
         let id = uuid::Uuid::now_v7().to_string();
         let at = self.now();
         let record = LoanRecord {
@@ -171,10 +176,7 @@ impl App {
             borrower_id,
             product_id: product.as_ref().map(|p| p.0.clone()),
             product_version: product.as_ref().map(|p| p.1),
-            terms_hash: digest(terms_json.as_bytes()),
-            terms: terms_json,
-            partner_ids: terms.partners.iter().map(|p| p.id.clone()).collect(),
-            created_at: at.clone(),
+            ..frozen(&terms, &at)
         };
         let version = events.len() as i64;
         // A dry run shows the whole schedule; a booking answers with the summary.
@@ -191,9 +193,12 @@ impl App {
         }
         let outcome = CommandOutcome::created(result);
         let event_ids: Vec<String> = (1..=version).map(|s| format!("{id}:{s}")).collect();
-        let outbox = booked_messages(&id, &record.loan_number, &events, terms.currency);
+        let (_, effects) = loan::replay_with_effects(&terms, &events, business_date)
+            .map_err(|e| refused(&e, events.len(), 0))?;
+        let outbox = booked_messages(&id, &record.loan_number, &events, terms.currency, &effects);
+        let snapshot = booking_snapshot(&terms, &events, business_date)?;
         let write = CommandWrite {
-            snapshot: None,
+            snapshot: snapshot.as_ref().map(|(_, record)| record.clone()),
             command_id: uuid::Uuid::now_v7().to_string(),
             at,
             loan_id: id.clone(),
@@ -204,7 +209,7 @@ impl App {
                 .iter()
                 .map(|e| NewEvent {
                     value_date: e.date.to_string(),
-                    event: event_json(e, terms.currency),
+                    event: e.to_stored_json(terms.currency),
                 })
                 .collect(),
             audit: self.audit(
@@ -219,7 +224,12 @@ impl App {
             approval: decision.cloned(),
         };
         match self.store.commit(&write).await {
-            Ok(_) => Ok(outcome),
+            Ok(_) => {
+                if let Some((snapshot, _)) = snapshot {
+                    self.keep_snapshot(&id, Arc::new(snapshot));
+                }
+                Ok(outcome)
+            }
             Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
             Err(StoreError::Duplicate { what }) => {
                 Err(AppError::Conflict(format!("{what} already exists")))
@@ -235,6 +245,7 @@ fn booked_messages(
     loan_number: &str,
     events: &[Event],
     currency: loanbook_domain::money::Currency,
+    effects: &[loan::Effect],
 ) -> Vec<NewOutbox> {
     let mut outbox = vec![NewOutbox {
         id: uuid::Uuid::now_v7().to_string(),
@@ -246,7 +257,49 @@ fn booked_messages(
         events
             .iter()
             .enumerate()
-            .map(|(k, e)| event_message(id, k as i64 + 1, e, currency)),
+            .map(|(k, e)| event_message(id, k as i64 + 1, e, currency, effects, k)),
     );
     outbox
+}
+
+/// The snapshot a booked history starts with: the engine at the end of the day before the
+/// business date, over the booked events dated before it (none when there are none).
+fn booking_snapshot(
+    terms: &Terms,
+    events: &[Event],
+    business_date: Date,
+) -> Result<Option<(Snapshot, NewSnapshot)>, AppError> {
+    let Ok(eve) = business_date.yesterday() else {
+        return Ok(None);
+    };
+    if events.first().is_none_or(|e| e.date > eve) {
+        return Ok(None);
+    }
+    let snapshot = Snapshot::take(terms, events, eve).map_err(|e| refused(&e, events.len(), 0))?;
+    let engine = snapshot
+        .to_json()
+        .map_err(|e| crate::corrupt(format!("snapshot: {e}")))?;
+    let record = NewSnapshot {
+        version: snapshot.version,
+        day: snapshot.day.to_string(),
+        engine,
+    };
+    Ok(Some((snapshot, record)))
+}
+
+/// The frozen part of a loan's record: its terms, their hash and its co-lenders.
+fn frozen(terms: &Terms, at: &str) -> LoanRecord {
+    let terms_json = terms.to_json();
+    LoanRecord {
+        id: String::new(),
+        book_id: String::new(),
+        loan_number: String::new(),
+        borrower_id: None,
+        product_id: None,
+        product_version: None,
+        terms_hash: digest(terms_json.as_bytes()),
+        terms: terms_json,
+        partner_ids: terms.partners.iter().map(|p| p.id.clone()).collect(),
+        created_at: at.to_owned(),
+    }
 }

@@ -12,12 +12,15 @@ use utoipa::ToSchema;
 
 use std::time::Duration;
 
-use loanbook_domain::events::Event;
+use loanbook_domain::events::{Event, EventKind};
+use loanbook_domain::loan::{self, EffectKind};
+use loanbook_domain::terms::Terms;
 use loanbook_store::{CommandWrite, Decision, NewEvent, NewOutbox, StoreError};
 use serde_json::{Value, json};
 
+use super::resume::{ResumePoint, Resumption};
 use super::{
-    action_for, check_dates, event_json, event_message, history_state, projection, state_doc,
+    action_for, check_dates, event_message, history_state, projection, refused, state_doc,
 };
 use crate::auth::Action;
 use crate::views::{CommandOutcome, CommandResult, Document, SeqEvent};
@@ -456,17 +459,20 @@ impl App {
         meta: &RequestMeta,
         decision: Option<&Decision>,
     ) -> Result<CommandOutcome<CommandResult>, AppError> {
-        let loaded = self.load(p, loan_id).await?;
-        let currency = loaded.terms.currency;
+        let loan = self.loan_for(p, loan_id).await?;
+        let terms = &loan.1;
+        let currency = terms.currency;
         let new =
             Event::from_json_value(event, currency).map_err(|e| AppError::Invalid(vec![e]))?;
         p.require(action_for(&new.kind))?;
         let business_date = self.business_date().await?;
         check_dates(std::slice::from_ref(&new), business_date)?;
-        let version = loaded.events.len() as i64;
-        let mut events = loaded.events;
-        events.push(new.clone());
-        let state = history_state(&loaded.terms, &events, business_date, events.len() - 1)?;
+        let point = self.resume_point(loan_id, terms, None).await?;
+        let version = point.version();
+        let index = usize::try_from(version).unwrap_or(usize::MAX);
+        let applied = self
+            .apply_new(loan_id, terms, &point, &new, business_date)
+            .await?;
         let seq = version + 1;
         // A dry run shows the whole resulting schedule; a command answers with the summary.
         let event_doc = serde_json::to_value(new.to_doc(currency))
@@ -478,35 +484,38 @@ impl App {
                 seq,
                 event: Document::new(event_doc),
             },
-            state: state_doc(&state, meta.dry_run)?,
+            state: state_doc(&applied.state, meta.dry_run)?,
             dry_run: meta.dry_run,
         };
         if meta.dry_run {
             return Ok(CommandOutcome::done(result));
         }
-        let before = &events[..events.len() - 1];
-        let hold = self.policy.hold(before, std::slice::from_ref(&new), &state);
-        if let (None, Some(hold)) = (decision, hold) {
-            return self
-                .hold(p, hold, format!("loan/{loan_id}"), event.to_string(), meta)
-                .await;
-        }
-        let outcome = CommandOutcome::created(result);
-        let previous = self.store.projection_head(loan_id).await?;
-        let mut outbox = vec![event_message(loan_id, seq, &new, currency)];
-        if let Some((_, prev_class)) = previous {
-            let class = state.classification.name();
-            if prev_class != class {
-                outbox.push(NewOutbox {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    loan_id: Some(loan_id.to_owned()),
-                    topic: "loan.class_changed".into(),
-                    payload: json!({"loan_id": loan_id, "from": prev_class, "to": class, "as_of": state.as_of.to_string()}).to_string(),
-                });
+        if decision.is_none() {
+            if let Some(hold) = self
+                .hold_for(loan_id, terms, &point, &new, &applied)
+                .await?
+            {
+                return self
+                    .hold(p, hold, format!("loan/{loan_id}"), event.to_string(), meta)
+                    .await;
             }
         }
+        let outcome = CommandOutcome::created(result);
+        let mut outbox = vec![event_message(
+            loan_id,
+            seq,
+            &new,
+            currency,
+            &applied.effects,
+            index,
+        )];
+        outbox.extend(
+            self.class_changes(loan_id, terms, &point, &new, &applied, business_date)
+                .await?,
+        );
+        let snapshot = self.snapshot_due(terms, &point, std::slice::from_ref(&new), business_date);
         let write = CommandWrite {
-            snapshot: None,
+            snapshot: snapshot.as_ref().map(|(_, record)| record.clone()),
             command_id: uuid::Uuid::now_v7().to_string(),
             at: self.now(),
             loan_id: loan_id.to_owned(),
@@ -514,9 +523,9 @@ impl App {
             new_loan: None,
             events: vec![NewEvent {
                 value_date: new.date.to_string(),
-                event: event_json(&new, currency),
+                event: new.to_stored_json(currency),
             }],
-            projection: projection(loan_id, seq, &state),
+            projection: projection(loan_id, seq, &applied.state),
             audit: self.audit(
                 &p.user.name,
                 action_for(&new.kind).name(),
@@ -529,7 +538,105 @@ impl App {
             approval: decision.cloned(),
         };
         self.store.commit(&write).await?;
+        if let Some((snapshot, _)) = snapshot {
+            self.keep_snapshot(loan_id, snapshot);
+        }
         Ok(outcome)
+    }
+
+    /// Apply `new` on top of the loan's history. An event dated before the history's newest
+    /// re-dates what follows it, so that history is checked again on every date (as a booking
+    /// is); any other resumes from the snapshot and costs the events after it.
+    async fn apply_new(
+        &self,
+        loan_id: &str,
+        terms: &Terms,
+        point: &ResumePoint,
+        new: &Event,
+        business_date: Date,
+    ) -> Result<Resumption, AppError> {
+        let index = usize::try_from(point.version()).unwrap_or(usize::MAX);
+        let back_dated = point.tail.iter().any(|e| e.date > new.date)
+            || point.snapshot.engine.day.is_some_and(|d| d > new.date);
+        if back_dated {
+            let mut events = self.events_of(loan_id, terms).await?;
+            events.push(new.clone());
+            let state = history_state(terms, &events, business_date, index)?;
+            let (_, effects) = loan::replay_with_effects(terms, &events, business_date)
+                .map_err(|e| refused(&e, events.len(), index))?;
+            return Ok(Resumption { state, effects });
+        }
+        match self
+            .resume_loan(
+                loan_id,
+                terms,
+                point,
+                std::slice::from_ref(new),
+                business_date,
+            )
+            .await?
+        {
+            Ok(r) => Ok(r),
+            Err(e) => Err(refused(&e, index + 1, index)),
+        }
+    }
+
+    /// Whether the maker-checker policy holds the command. Waivers are judged over the loan's
+    /// whole history (their window may reach before the snapshot).
+    async fn hold_for(
+        &self,
+        loan_id: &str,
+        terms: &Terms,
+        point: &ResumePoint,
+        new: &Event,
+        applied: &Resumption,
+    ) -> Result<Option<crate::policy::Hold>, AppError> {
+        let before = if matches!(new.kind, EventKind::Waiver { .. }) && point.snapshot.version > 0 {
+            self.events_of(loan_id, terms).await?
+        } else {
+            point.tail.clone()
+        };
+        Ok(self
+            .policy
+            .hold(&before, std::slice::from_ref(new), &applied.state))
+    }
+
+    /// The `loan.class_changed` message when the new event moves the loan's class on the
+    /// business date: the engine's day-end class changes from the event's date on say whether
+    /// it can, and the loan resumed without the event says from what.
+    async fn class_changes(
+        &self,
+        loan_id: &str,
+        terms: &Terms,
+        point: &ResumePoint,
+        new: &Event,
+        applied: &Resumption,
+        business_date: Date,
+    ) -> Result<Vec<NewOutbox>, AppError> {
+        let moved = applied.effects.iter().any(|e| {
+            e.event.is_none()
+                && e.date >= new.date
+                && matches!(e.kind, EffectKind::ClassChanged { .. })
+        });
+        if !moved {
+            return Ok(Vec::new());
+        }
+        let Ok(before) = self
+            .resume_loan(loan_id, terms, point, &[], business_date)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let (from, to) = (before.state.classification, applied.state.classification);
+        if from == to {
+            return Ok(Vec::new());
+        }
+        Ok(vec![NewOutbox {
+            id: uuid::Uuid::now_v7().to_string(),
+            loan_id: Some(loan_id.to_owned()),
+            topic: "loan.class_changed".into(),
+            payload: json!({"loan_id": loan_id, "from": from.name(), "to": to.name(), "as_of": business_date.to_string()}).to_string(),
+        }])
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod booking;
 pub mod commands;
 mod queries;
+mod resume;
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::events::{Event, EventKind};
@@ -39,22 +40,26 @@ pub(crate) fn history_state(
     through: Date,
     new_from: usize,
 ) -> Result<LoanState, AppError> {
-    loan::check_history(terms, events, through).map_err(|e| {
-        let field = if new_from == 0 {
-            format!("events[{}].{}", e.index, e.field)
-        } else if e.index == new_from && events.len() == new_from + 1 {
-            e.field.to_owned()
-        } else {
-            format!(
-                "event {} ({} on {}): {}",
-                e.index + 1,
-                e.event,
-                e.date,
-                e.field
-            )
-        };
-        AppError::invalid(field, e.rule.clone())
-    })
+    loan::check_history(terms, events, through).map_err(|e| refused(&e, events.len(), new_from))
+}
+
+/// The engine's refusal of a write as a problem naming the field: `total` events, of which the
+/// write adds those from `new_from` on.
+pub(crate) fn refused(e: &loan::ReplayError, total: usize, new_from: usize) -> AppError {
+    let field = if new_from == 0 {
+        format!("events[{}].{}", e.index, e.field)
+    } else if e.index == new_from && total == new_from + 1 {
+        e.field.to_owned()
+    } else {
+        format!(
+            "event {} ({} on {}): {}",
+            e.index + 1,
+            e.event,
+            e.date,
+            e.field
+        )
+    };
+    AppError::invalid(field, e.rule.clone())
 }
 
 /// Events may not be dated after the book's business date.
@@ -86,16 +91,17 @@ pub(crate) fn state_doc(state: &LoanState, whole: bool) -> Result<Document, AppE
     }
 }
 
-pub(crate) fn event_json(e: &Event, currency: loanbook_domain::money::Currency) -> String {
-    serde_json::to_string(&e.to_doc(currency)).unwrap_or_default()
-}
-
+/// The outbox message of a stored event: the event and what it did to the loan (its effects:
+/// `effects` may hold others', only those of the event at stored `index` are sent).
 pub(crate) fn event_message(
     loan_id: &str,
     seq: i64,
     e: &Event,
     currency: loanbook_domain::money::Currency,
+    effects: &[loan::Effect],
+    index: usize,
 ) -> NewOutbox {
+    let own: Vec<&loan::Effect> = effects.iter().filter(|f| f.event == Some(index)).collect();
     NewOutbox {
         id: uuid::Uuid::now_v7().to_string(),
         loan_id: Some(loan_id.to_owned()),
@@ -104,6 +110,7 @@ pub(crate) fn event_message(
             "loan_id": loan_id,
             "seq": seq,
             "event": serde_json::to_value(e.to_doc(currency)).unwrap_or(Value::Null),
+            "effects": serde_json::to_value(own).unwrap_or(Value::Null),
         })
         .to_string(),
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::events::Event;
-use loanbook_domain::loan;
+use loanbook_domain::loan::{self, LoanState, Resumed, Snapshot};
 use loanbook_domain::terms::Terms;
 use loanbook_store::{LoanFilter, LoanRecord, User};
 use serde::Deserialize;
@@ -21,7 +21,6 @@ use crate::{App, AppError, Principal, Role, auth::Action, corrupt};
 
 /// A loan as stored, decoded.
 pub(crate) struct Loaded {
-    pub(crate) record: LoanRecord,
     pub(crate) terms: Terms,
     pub(crate) events: Vec<Event>,
 }
@@ -51,32 +50,64 @@ impl App {
         Ok(l)
     }
 
-    pub(crate) async fn load(&self, p: &Principal, loan_id: &str) -> Result<Loaded, AppError> {
+    /// The loan's record and terms, for `p`: a partner does not learn that loans it does not
+    /// fund exist.
+    pub(crate) async fn loan_for(
+        &self,
+        p: &Principal,
+        loan_id: &str,
+    ) -> Result<Arc<(LoanRecord, Terms)>, AppError> {
         let loan = self.loan_record(loan_id).await?;
-        let (record, terms) = (&loan.0, &loan.1);
         if p.role == Role::Partner
             && !p
                 .user
                 .partner_id
                 .as_ref()
-                .is_some_and(|id| record.partner_ids.contains(id))
+                .is_some_and(|id| loan.0.partner_ids.contains(id))
         {
-            // A partner does not learn that loans it does not fund exist.
             return Err(AppError::NotFound(format!("loan `{loan_id}`")));
         }
+        Ok(loan)
+    }
+
+    /// Every stored event of the loan, read as trusted (each was checked when written).
+    pub(crate) async fn events_of(
+        &self,
+        loan_id: &str,
+        terms: &Terms,
+    ) -> Result<Vec<Event>, AppError> {
         let stored = self.store.event_documents(loan_id).await?;
         let mut events = Vec::with_capacity(stored.len());
         for (i, doc) in stored.iter().enumerate() {
             events.push(
-                Event::from_stored_json(doc, terms.currency)
+                Event::from_trusted_json(doc, terms.currency)
                     .map_err(|e| corrupt(format!("event {} of loan `{loan_id}`: {e}", i + 1)))?,
             );
         }
+        Ok(events)
+    }
+
+    pub(crate) async fn load(&self, p: &Principal, loan_id: &str) -> Result<Loaded, AppError> {
+        let loan = self.loan_for(p, loan_id).await?;
+        let events = self.events_of(loan_id, &loan.1).await?;
         Ok(Loaded {
-            record: record.clone(),
-            terms: terms.clone(),
+            terms: loan.1.clone(),
             events,
         })
+    }
+
+    /// The loan's state at the end of `as_of`, resumed from its snapshot, and its version.
+    pub(crate) async fn state_at(
+        &self,
+        loan_id: &str,
+        terms: &Terms,
+        as_of: Date,
+    ) -> Result<(LoanState, i64), AppError> {
+        let point = self.resume_point(loan_id, terms, None).await?;
+        match self.resume_loan(loan_id, terms, &point, &[], as_of).await? {
+            Ok(r) => Ok((r.state, point.version())),
+            Err(e) => Err(corrupt(format!("loan `{loan_id}` does not replay: {e}"))),
+        }
     }
 
     /// The loan's state at the end of `as_of` (default: the business date).
@@ -87,21 +118,21 @@ impl App {
         as_of: Option<Date>,
     ) -> Result<LoanView, AppError> {
         p.require(Action::Read)?;
-        let loaded = self.load(p, loan_id).await?;
+        let loan = self.loan_for(p, loan_id).await?;
+        let (record, terms) = (&loan.0, &loan.1);
         let as_of = match as_of {
             Some(d) => d,
             None => self.business_date().await?,
         };
-        let state = loan::replay(&loaded.terms, &loaded.events, as_of)
-            .map_err(|e| corrupt(format!("loan `{loan_id}` does not replay: {e}")))?;
+        let (state, version) = self.state_at(loan_id, terms, as_of).await?;
         Ok(LoanView {
-            id: loaded.record.id,
-            loan_number: loaded.record.loan_number,
-            terms_hash: loaded.record.terms_hash,
-            product_id: loaded.record.product_id,
-            product_version: loaded.record.product_version,
-            borrower_id: loaded.record.borrower_id,
-            version: loaded.events.len() as i64,
+            id: record.id.clone(),
+            loan_number: record.loan_number.clone(),
+            terms_hash: record.terms_hash.clone(),
+            product_id: record.product_id.clone(),
+            product_version: record.product_version,
+            borrower_id: record.borrower_id.clone(),
+            version,
             state: state_doc(&state, true)?,
         })
     }
@@ -186,6 +217,32 @@ impl App {
                     "{id}: projection version {} differs from replay",
                     stored.version
                 ));
+            }
+            // Every stored snapshot, resumed through the events after it, must give the state a
+            // replay from the first event gives.
+            for snapshot in self.store.snapshots(&id).await? {
+                let v = snapshot.version;
+                let resumed = match Snapshot::from_json(&snapshot.engine) {
+                    Ok(s) => {
+                        let after = &loaded.events
+                            [usize::try_from(v).unwrap_or(0).min(loaded.events.len())..];
+                        loan::resume_owned(&loaded.terms, s, after, as_of)
+                    }
+                    Err(e) => {
+                        bad.push(format!("{id}: snapshot {v} does not read: {e}"));
+                        continue;
+                    }
+                };
+                match resumed {
+                    Ok(Resumed::Applied(r)) if r.state == fresh => {}
+                    Ok(Resumed::NeedsEarlier(_)) => {}
+                    Ok(Resumed::Applied(_)) => {
+                        bad.push(format!(
+                            "{id}: snapshot {v} resumes to a state the replay differs from"
+                        ));
+                    }
+                    Err(e) => bad.push(format!("{id}: snapshot {v} does not resume: {e}")),
+                }
             }
         }
         Ok(bad)

@@ -158,6 +158,17 @@ macro_rules! sql_loans {
                 Ok(resume(loan_id, rows))
             }
 
+            async fn snapshots(&self, loan_id: &str) -> Result<Vec<SnapshotRecord>, StoreError> {
+                sqlx::query_as(
+                    "SELECT loan_id, version, day, engine, created_at FROM loan_snapshots \
+                     WHERE loan_id = $1 ORDER BY version",
+                )
+                .bind(loan_id)
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)
+            }
+
             async fn projection(&self, loan_id: &str) -> Result<Option<Projection>, StoreError> {
                 sqlx::query_as(&format!(
                     "SELECT {PROJECTION_COLUMNS} FROM loan_projections p WHERE p.loan_id = $1"

@@ -106,7 +106,6 @@ macro_rules! command_routes {
         )*
 
         /// Every loan command's route, with its OpenAPI description.
-        #[allow(dead_code, reason = "served once `api_router` merges it in place of its list")]
         pub(crate) fn router() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 $( .routes(routes!($route)) )*
