@@ -78,7 +78,9 @@ macro_rules! sql_idempotency {
                 now_ms: i64,
                 stale_before_ms: i64,
             ) -> Result<KeyReservation, StoreError> {
-                let mut tx = Self::begin_write(self.writer()).await?;
+                // One statement on its own (no BEGIN/COMMIT round trips): the insert, or the
+                // takeover of a stale reservation, is atomic by itself.
+                let mut conn = self.writer().acquire().await.map_err(db_err)?;
                 let taken = sqlx::query(
                     "INSERT INTO idempotency_keys (scope, key, target, request_digest, status, body, created_at, reserved_at) \
                      VALUES ($1, $2, $3, $4, 0, '', $5, $6) \
@@ -94,15 +96,13 @@ macro_rules! sql_idempotency {
                 .bind(at)
                 .bind(now_ms)
                 .bind(stale_before_ms)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
                 if taken.rows_affected() == 1 {
-                    tx.commit().await.map_err(db_err)?;
                     return Ok(KeyReservation::Reserved);
                 }
-                let existing = Self::key_in(&mut *tx, &r.scope, &r.key).await?;
-                tx.commit().await.map_err(db_err)?;
+                let existing = Self::key_in(&mut *conn, &r.scope, &r.key).await?;
                 existing.map(KeyReservation::Taken).ok_or_else(|| {
                     StoreError::Retryable(format!("idempotency key `{}` changed meanwhile", r.key))
                 })
