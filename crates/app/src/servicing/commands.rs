@@ -513,7 +513,15 @@ impl App {
             self.class_changes(loan_id, terms, &point, &new, &applied, business_date)
                 .await?,
         );
-        let snapshot = self.snapshot_due(terms, &point, std::slice::from_ref(&new), business_date);
+        let snapshot = self
+            .snapshot_due(
+                loan_id,
+                terms,
+                &point,
+                std::slice::from_ref(&new),
+                business_date,
+            )
+            .await?;
         let write = CommandWrite {
             snapshot: snapshot.as_ref().map(|(_, record)| record.clone()),
             command_id: uuid::Uuid::now_v7().to_string(),

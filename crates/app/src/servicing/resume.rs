@@ -169,40 +169,67 @@ impl App {
     }
 
     /// The snapshot a write on `business_date` should carry, if one is due: the engine at the
-    /// end of the day before, over the stored events dated before it (`events`: the loan's
-    /// stored events after `point`'s snapshot, then those the write adds).
-    pub(crate) fn snapshot_due(
+    /// end of the day before, over the stored events up to the first dated on the business date
+    /// (`added`: the events the write adds after the stored ones). When `point`'s snapshot cannot
+    /// carry them (a back-dated event, a reversal of a receipt it covers), an earlier snapshot or
+    /// the first event is the start, so the next writes resume from the new one.
+    pub(crate) async fn snapshot_due(
         &self,
+        loan_id: &str,
         terms: &Terms,
         point: &ResumePoint,
         added: &[Event],
         business_date: Date,
-    ) -> Option<(Arc<Snapshot>, NewSnapshot)> {
-        let eve = business_date.yesterday().ok()?;
-        let events: Vec<&Event> = point.tail.iter().chain(added).collect();
-        // The snapshot covers a prefix of the stored events: those up to the first one dated on
-        // the business date (or later).
-        let covered = events.iter().take_while(|e| e.date <= eve).count();
+    ) -> Result<Option<(Arc<Snapshot>, NewSnapshot)>, AppError> {
+        let Ok(eve) = business_date.yesterday() else {
+            return Ok(None);
+        };
+        let covered = point
+            .tail
+            .iter()
+            .chain(added)
+            .take_while(|e| e.date <= eve)
+            .count();
         // The first snapshot as soon as there is a day to cover, then one every so many events.
         let first = point.snapshot.version == 0 && covered > 0;
-        if covered < SNAPSHOT_EVERY && !first {
-            return None;
+        if (covered < SNAPSHOT_EVERY && !first)
+            || point.snapshot.engine.day.is_some_and(|d| d > eve)
+        {
+            return Ok(None);
         }
-        if point.snapshot.engine.day.is_some_and(|d| d > eve) {
-            return None;
+        // The stored version the snapshot will cover (the added events are written with it).
+        let target = point.snapshot.version + covered as i64;
+        let mut start = ResumePoint {
+            snapshot: point.snapshot.clone(),
+            tail: point.tail.clone(),
+        };
+        for tries in 0..=EARLIER_TRIES + 1 {
+            let take = usize::try_from(target - start.snapshot.version).unwrap_or(0);
+            let prefix: Vec<Event> = start.tail.iter().chain(added).take(take).cloned().collect();
+            let need = match loan::resume(terms, &start.snapshot, &prefix, eve) {
+                Ok(Resumed::Applied(r)) => {
+                    let snapshot = r.snapshot;
+                    let engine = snapshot
+                        .to_json()
+                        .map_err(|e| corrupt(format!("snapshot of loan `{loan_id}`: {e}")))?;
+                    let record = NewSnapshot {
+                        version: snapshot.version,
+                        day: snapshot.day.to_string(),
+                        engine,
+                    };
+                    return Ok(Some((Arc::new(snapshot), record)));
+                }
+                Ok(Resumed::NeedsEarlier(need)) if start.snapshot.version > 0 => need,
+                // The write itself was checked; a snapshot that cannot be taken is only skipped.
+                Ok(Resumed::NeedsEarlier(_)) | Err(_) => return Ok(None),
+            };
+            start = if tries < EARLIER_TRIES {
+                self.resume_point(loan_id, terms, Some(need.before)).await?
+            } else {
+                self.resume_point(loan_id, terms, Some(Date::MIN)).await?
+            };
         }
-        let prefix: Vec<Event> = events[..covered].iter().map(|e| (*e).clone()).collect();
-        let Ok(Resumed::Applied(r)) = loan::resume(terms, &point.snapshot, &prefix, eve) else {
-            return None;
-        };
-        let snapshot = r.snapshot;
-        let engine = snapshot.to_json().ok()?;
-        let record = NewSnapshot {
-            version: snapshot.version,
-            day: snapshot.day.to_string(),
-            engine,
-        };
-        Some((Arc::new(snapshot), record))
+        Ok(None)
     }
 
     /// After a write that carried `snapshot`, resume from it here.
