@@ -47,9 +47,9 @@ pub struct ListApprovals {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decided {
     /// The held command was carried out: its outcome.
-    Approved(CommandOutcome<Approved>),
+    Approved(Box<CommandOutcome<Approved>>),
     /// The request is closed.
-    Rejected(CommandOutcome<ApprovalView>),
+    Rejected(Box<CommandOutcome<ApprovalView>>),
 }
 
 /// What an approval request targets.
@@ -224,8 +224,8 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Decided, AppError> {
         Ok(match verdict {
-            Verdict::Approve => Decided::Approved(self.approve(p, id, meta).await?),
-            Verdict::Reject => Decided::Rejected(self.reject(p, id, meta).await?),
+            Verdict::Approve => Decided::Approved(Box::new(self.approve(p, id, meta).await?)),
+            Verdict::Reject => Decided::Rejected(Box::new(self.reject(p, id, meta).await?)),
         })
     }
 

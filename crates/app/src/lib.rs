@@ -19,6 +19,7 @@ pub mod parties;
 pub mod policy;
 pub mod products;
 pub mod servicing;
+pub mod state_view;
 pub mod tokens;
 pub mod views;
 

@@ -136,7 +136,7 @@ pub struct BookingResult {
     pub version: i64,
     /// SHA-256 (hex) of the booked terms.
     pub terms_hash: String,
-    pub state: Document,
+    pub state: crate::state_view::LoanStateView,
     #[serde(default, skip_serializing_if = "is_false")]
     pub dry_run: bool,
 }
@@ -155,7 +155,7 @@ pub struct CommandResult {
     pub loan_id: String,
     pub version: i64,
     pub event: SeqEvent,
-    pub state: Document,
+    pub state: crate::state_view::LoanStateView,
     #[serde(default, skip_serializing_if = "is_false")]
     pub dry_run: bool,
 }
@@ -170,7 +170,7 @@ pub struct LoanView {
     pub product_version: Option<i64>,
     pub borrower_id: Option<String>,
     pub version: i64,
-    pub state: Document,
+    pub state: crate::state_view::LoanStateView,
 }
 
 /// An event as stored.

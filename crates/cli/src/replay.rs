@@ -43,7 +43,8 @@ pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let state =
         loan::replay(&terms, &events, as_of).map_err(|e| Failure::Invalid(vec![e.to_string()]))?;
     let out = if args.json {
-        let mut s = serde_json::to_string_pretty(&state).context("writing JSON")?;
+        let view = loanbook_app::state_view::LoanStateView::of(&state, true);
+        let mut s = serde_json::to_string_pretty(&view).context("writing JSON")?;
         s.push('\n');
         s
     } else {

@@ -25,7 +25,6 @@ mod disbursement;
 mod effects;
 mod history;
 mod limits;
-mod presentation;
 mod receipts;
 mod replay;
 mod restructure;

@@ -14,8 +14,8 @@ use loanbook_domain::terms::Terms;
 use loanbook_store::{NewOutbox, Projection};
 use serde_json::{Value, json};
 
-use crate::views::Document;
-use crate::{Action, AppError, corrupt};
+use crate::state_view::LoanStateView;
+use crate::{Action, AppError};
 
 pub use booking::BookLoan;
 pub use commands::LoanCommand;
@@ -80,15 +80,9 @@ pub(crate) fn check_dates(events: &[Event], business_date: Date) -> Result<(), A
     Ok(())
 }
 
-/// The whole state (a dry run, a read) or its summary (a command's answer) as a document.
-pub(crate) fn state_doc(state: &LoanState, whole: bool) -> Result<Document, AppError> {
-    if whole {
-        serde_json::to_value(state)
-            .map(Document::new)
-            .map_err(|e| corrupt(format!("state: {e}")))
-    } else {
-        Ok(Document::new(state.summary_json()))
-    }
+/// The whole state (a dry run, a read) or its summary (a command's answer).
+pub(crate) fn state_doc(state: &LoanState, whole: bool) -> Result<LoanStateView, AppError> {
+    Ok(LoanStateView::of(state, whole))
 }
 
 /// The outbox message of a stored event: the event and what it did to the loan (its effects:
@@ -126,6 +120,6 @@ pub(crate) fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projecti
         dpd: i64::from(s.dpd),
         principal_outstanding: s.balances.principal_outstanding,
         total_overdue: s.total_overdue,
-        state: s.summary_json().to_string(),
+        state: serde_json::to_string(&LoanStateView::of(s, false)).unwrap_or_default(),
     }
 }

@@ -116,7 +116,7 @@ async fn decide_with(
         false,
     )?;
     Ok(match s.app.decide(p, id, verdict, &m).await? {
-        Decided::Approved(o) => outcome(o),
-        Decided::Rejected(o) => outcome(o),
+        Decided::Approved(o) => outcome(*o),
+        Decided::Rejected(o) => outcome(*o),
     })
 }
