@@ -190,16 +190,6 @@ fn check(t: &Terms, list: &[Event], as_of: Date) -> Result<BTreeSet<EffectName>,
     Ok(effects.iter().map(|e| EffectName::from(&e.kind)).collect())
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(128),
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
     #![proptest_config(config())]
 

@@ -357,17 +357,6 @@ fn is_open(s: &LoanState) -> bool {
     matches!(s.status, Status::Active | Status::WrittenOff)
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        // 128 cases by default (a few seconds in debug); PROPTEST_CASES=N asks for more.
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(128),
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
     #![proptest_config(config())]
 

@@ -163,16 +163,6 @@ fn recorded_late(list: &[Event], from: usize) -> Vec<Event> {
     v
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(128),
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
     #![proptest_config(config())]
 

@@ -563,3 +563,15 @@ pub fn build_events(t: &Terms, story: &Story) -> Result<Vec<Event>, TestCaseErro
     }
     Ok(list)
 }
+
+/// The property tests' configuration: 128 cases by default (a few seconds in debug);
+/// `PROPTEST_CASES=N` asks for more.
+pub fn config() -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(128),
+        ..proptest::test_runner::Config::default()
+    }
+}
