@@ -599,14 +599,17 @@ impl App {
         new: &Event,
         applied: &Resumption,
     ) -> Result<Option<crate::policy::Hold>, AppError> {
-        let before = if matches!(new.kind, EventKind::Waiver { .. }) && point.snapshot.version > 0 {
-            self.events_of(loan_id, terms).await?
-        } else {
-            point.tail.clone()
-        };
+        let whole;
+        let before: &[Event] =
+            if matches!(new.kind, EventKind::Waiver { .. }) && point.snapshot.version > 0 {
+                whole = self.events_of(loan_id, terms).await?;
+                &whole
+            } else {
+                &point.tail
+            };
         Ok(self
             .policy
-            .hold(&before, std::slice::from_ref(new), &applied.state))
+            .hold(before, std::slice::from_ref(new), &applied.state))
     }
 
     /// The `loan.class_changed` message when the new event moves the loan's class on the
