@@ -14,6 +14,7 @@ pub mod delinquency;
 pub mod events;
 pub mod loan;
 pub mod money;
+pub mod origination;
 pub mod schedule;
 #[cfg(feature = "schema")]
 pub mod schema;

@@ -15,6 +15,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod applications;
 mod approvals;
 pub mod audit;
 mod books;
@@ -32,6 +33,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use applications::{
+    ApplicationAppend, ApplicationFilter, ApplicationRecord, ApplicationWrite, Applications,
+    NewApplication, StoredApplicationEvent,
+};
 pub use approvals::{Approval, Approvals, Decision};
 pub use audit::{
     AuditEntry, AuditKey, AuditLog, AuditRecord, BadAuditKey, ChainBreak, Checkpoint,

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{AuditEntry, Decision, IdempotencyRecord, NewOutbox, StoreError};
+use crate::{ApplicationAppend, AuditEntry, Decision, IdempotencyRecord, NewOutbox, StoreError};
 
 /// A loan as booked: its frozen terms and their hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +102,9 @@ pub struct CommandWrite {
     pub idempotency: Option<IdempotencyRecord>,
     /// The approval this command carries out, marked approved in the same transaction.
     pub approval: Option<Decision>,
+    /// The application this command books the loan from: its last events, appended in the same
+    /// transaction (a disbursement).
+    pub application: Option<ApplicationAppend>,
 }
 
 /// Filters for listing loans, with keyset pagination on the loan id.

@@ -94,6 +94,7 @@ async fn history(s: &Arc<dyn Store>) {
         outbox: vec![],
         idempotency: None,
         approval: None,
+        application: None,
         snapshot: None,
     })
     .await
@@ -116,6 +117,7 @@ async fn history(s: &Arc<dyn Store>) {
             outbox: vec![],
             idempotency: None,
             approval: None,
+            application: None,
             snapshot: None,
         })
         .await

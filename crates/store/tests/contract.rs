@@ -90,6 +90,7 @@ fn book(loan: &str, number: &str, partners: &[&str]) -> CommandWrite {
         }],
         idempotency: None,
         approval: None,
+        application: None,
         snapshot: None,
     }
 }
@@ -127,6 +128,7 @@ fn payment(loan: &str, version: i64, reference: &str, key: Option<&str>) -> Comm
             body: format!(r#"{{"reference":"{reference}"}}"#),
         }),
         approval: None,
+        application: None,
         snapshot: None,
     }
 }

@@ -76,6 +76,7 @@ fn command(version: i64, snapshot: Option<(i64, &str)>) -> CommandWrite {
         outbox: vec![],
         idempotency: None,
         approval: None,
+        application: None,
     }
 }
 

@@ -222,6 +222,7 @@ impl App {
             outbox,
             idempotency: self.idempotency(p, meta, &outcome)?,
             approval: decision.cloned(),
+            application: None,
         };
         match self.store.commit(&write).await {
             Ok(_) => {

@@ -544,6 +544,7 @@ impl App {
             outbox,
             idempotency: self.idempotency(p, meta, &outcome)?,
             approval: decision.cloned(),
+            application: None,
         };
         self.store.commit(&write).await?;
         if let Some((snapshot, _)) = snapshot {

@@ -200,5 +200,9 @@ pub fn json_code(category: serde_json::error::Category, message: &str) -> &'stat
 
 /// The meaning of a code, if it is one.
 pub fn meaning(code: &str) -> Option<&'static str> {
-    RULES.iter().find(|(c, _)| *c == code).map(|(_, m)| *m)
+    std::iter::once(RULES)
+        .chain(crate::origination::RULE_TABLES.iter().copied())
+        .flat_map(|t| t.iter())
+        .find(|(c, _)| *c == code)
+        .map(|(_, m)| *m)
 }
