@@ -145,10 +145,7 @@ fn from_json(body: &str) -> Result<(Account, Option<String>), StatementError> {
     let mut value = normalise(value);
     let mut fip = None;
     // Unwrap an AA fetch response down to the account.
-    loop {
-        let Value::Object(map) = &mut value else {
-            break;
-        };
+    while let Value::Object(map) = &mut value {
         if let Some(Value::String(id)) = map.get("fipid") {
             fip = Some(id.clone());
         }
