@@ -189,11 +189,17 @@ fn match_header(cells: &[String]) -> Option<Columns> {
                     .map_or(0, |(_, i)| i + 1),
                 _ => 0,
             };
-            let found = names.iter().enumerate().skip(after).find(|(i, n)| {
-                spellings.contains(&n.as_str()) && !index.iter().any(|(_, j)| j == i)
+            // The first spelling that names a column wins (`Transaction Date` before `Value Date`).
+            let found = spellings.iter().find_map(|spelling| {
+                names
+                    .iter()
+                    .enumerate()
+                    .skip(after)
+                    .find(|(i, n)| n == spelling && !index.iter().any(|(_, j)| j == i))
+                    .map(|(i, _)| i)
             });
             match (found, role) {
-                (Some((i, _)), _) => index.push((*role, i)),
+                (Some(i), _) => index.push((*role, i)),
                 (None, Role::Reference | Role::Balance | Role::BalanceFlag) => {}
                 (None, _) => continue 'layouts,
             }
@@ -306,6 +312,7 @@ const FOOTERS: &[&str] = &[
     "pagetotal",
     "grandtotal",
     "unlessthe",
+    "computergenerated",
 ];
 const OPENING: &[&str] = &["openingbalance", "balancebf", "broughtforward", "bf"];
 
@@ -342,7 +349,7 @@ impl Rows<'_> {
             .map(|c| normalise(c))
             .find(|c| !c.is_empty())
             .unwrap_or_default();
-        if FOOTERS.iter().any(|f| first.starts_with(f)) {
+        if FOOTERS.iter().any(|f| first.contains(f)) {
             return Flow::Stop;
         }
         if match_header(cells).is_some() {
@@ -352,22 +359,27 @@ impl Rows<'_> {
         let amounts = [Role::Debit, Role::Credit, Role::Amount]
             .iter()
             .any(|r| !self.cell(cells, *r).is_empty());
-        if date_text.is_empty() || date_text.chars().all(|c| c == '*' || c == '-') {
-            let narration = self.cell(cells, Role::Narration);
-            if OPENING.iter().any(|o| normalise(narration).starts_with(o)) {
-                return Flow::Go;
+        let narration = self.cell(cells, Role::Narration);
+        if !amounts && OPENING.iter().any(|o| normalise(narration).starts_with(o)) {
+            return Flow::Go;
+        }
+        let dateless = date_text.is_empty() || date_text.chars().all(|c| c == '*' || c == '-');
+        if dateless && !amounts {
+            // A narration wrapped onto the next line belongs to the row above.
+            if let Some(last) = self
+                .transactions
+                .last_mut()
+                .filter(|_| !narration.is_empty())
+            {
+                last.narration = clip(&format!("{} {narration}", last.narration));
             }
-            if !amounts {
-                if let Some(last) = self.transactions.last_mut() {
-                    if !narration.is_empty() {
-                        last.narration = clip(&format!("{} {narration}", last.narration));
-                    }
-                }
-                return Flow::Go;
-            }
+            return Flow::Go;
         }
         if OPENING.iter().any(|o| first.starts_with(o)) && !amounts {
             return Flow::Go;
+        }
+        if !amounts && self.parse_date(date_text).is_none() {
+            return Flow::Go; // a line of text, not a transaction
         }
         let errors_before = self.errors.len();
         let date = self.date(line, date_text);
@@ -390,12 +402,17 @@ impl Rows<'_> {
         Flow::Go
     }
 
-    fn date(&mut self, line: usize, text: &str) -> Option<Date> {
-        let layout = self.columns.layout;
-        let found = layout
+    fn parse_date(&self, text: &str) -> Option<Date> {
+        self.columns
+            .layout
             .dates
             .iter()
-            .find_map(|f| Date::strptime(f, text).ok());
+            .find_map(|f| Date::strptime(f, text).ok())
+    }
+
+    fn date(&mut self, line: usize, text: &str) -> Option<Date> {
+        let layout = self.columns.layout;
+        let found = self.parse_date(text);
         if found.is_none() {
             let rule = format!(
                 "must be a date such as {}, got `{}`",
