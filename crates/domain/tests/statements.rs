@@ -3,8 +3,8 @@
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::origination::statement::{
-    Bank, MAX_FILE_BYTES, Source, Statement, StatementError, analyse, read_account_aggregator,
-    read_csv,
+    Bank, MAX_FILE_BYTES, MAX_ROW_ERRORS, MAX_TRANSACTIONS, Source, Statement, StatementError,
+    analyse, read_account_aggregator, read_csv,
 };
 use proptest::prelude::*;
 
@@ -213,6 +213,30 @@ fn unknown_layouts_empty_files_and_limits() {
             limit: MAX_FILE_BYTES
         })
     );
+}
+
+#[test]
+fn row_limits() {
+    let header = "Tran Date,Chq No,Particulars,Debit,Credit,Balance,Init. br\n";
+    let mut text = String::from(header);
+    for _ in 0..=MAX_TRANSACTIONS {
+        text.push_str("01-03-2025,,UPI,1.00,,5.00,1\n");
+    }
+    assert_eq!(
+        read_csv(text.as_bytes()),
+        Err(StatementError::TooLarge {
+            limit: MAX_TRANSACTIONS
+        })
+    );
+    let mut text = String::from(header);
+    for _ in 0..MAX_ROW_ERRORS + 200 {
+        text.push_str("99-99-2025,,UPI,1.00,,5.00,1\n");
+    }
+    let Err(StatementError::Rows(errors)) = read_csv(text.as_bytes()) else {
+        panic!("broken rows must be refused");
+    };
+    assert_eq!(errors.len(), MAX_ROW_ERRORS);
+    assert_eq!(errors[0].row, 2);
 }
 
 #[test]

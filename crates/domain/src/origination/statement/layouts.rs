@@ -14,8 +14,8 @@ use jiff::civil::Date;
 
 use super::amount::parse_bank_amount;
 use super::{
-    Bank, HEADER_SEARCH_LINES, MAX_FILE_BYTES, MAX_TRANSACTIONS, RowError, Source, Statement,
-    StatementError, Transaction, clip, finish,
+    Bank, HEADER_SEARCH_LINES, MAX_FILE_BYTES, MAX_ROW_ERRORS, MAX_TRANSACTIONS, RowError, Source,
+    Statement, StatementError, Transaction, clip, finish,
 };
 
 /// What a column holds.
@@ -263,13 +263,15 @@ pub fn read_csv(bytes: &[u8]) -> Result<Statement, StatementError> {
             break;
         };
         let line = record.position().map_or(0, |p| p.line() as usize);
-        if rows.transactions.len() >= MAX_TRANSACTIONS {
+        if rows.read(line, &text_cells(&record)) == Flow::Stop
+            || rows.errors.len() >= MAX_ROW_ERRORS
+        {
+            break;
+        }
+        if rows.transactions.len() > MAX_TRANSACTIONS {
             return Err(StatementError::TooLarge {
                 limit: MAX_TRANSACTIONS,
             });
-        }
-        if rows.read(line, &text_cells(&record)) == Flow::Stop {
-            break;
         }
     }
     if !rows.errors.is_empty() {
