@@ -134,6 +134,20 @@ fn kotak_reads_dr_cr_on_amounts_and_balances() {
 }
 
 #[test]
+fn a_wrapped_narration_saying_total_is_not_a_footer() {
+    let text = "Date,Narration,Chq./Ref.No.,Value Dt,Withdrawal Amt.,Deposit Amt.,Closing Balance\n\
+                01/01/25,POS 1234 INDIAN OIL,R1,01/01/25,500.00,,500.00\n\
+                ,TOTAL FUEL STATION,,,,,\n\
+                02/01/25,UPI-TEA,R2,02/01/25,20.00,,480.00\n";
+    let s = read_csv(text.as_bytes()).unwrap();
+    assert_eq!(s.transactions.len(), 2);
+    assert_eq!(
+        s.transactions[0].narration,
+        "POS 1234 INDIAN OIL TOTAL FUEL STATION"
+    );
+}
+
+#[test]
 fn kotak_split_layout() {
     let text = "Date,Narration,Chq/Ref No.,Withdrawal (Dr),Deposit (Cr),Balance\n\
                 01-06-2025,UPI-TEA,R1,20.00,,980.00\n";
@@ -161,6 +175,13 @@ fn every_broken_row_is_named_and_nothing_is_read() {
         ]
     );
     assert!(errors[0].rule.contains("31/02/25"), "{}", errors[0].rule);
+    for e in &errors {
+        assert!(
+            loanbook_domain::terms::rules::meaning(e.code).is_some(),
+            "{}",
+            e.code
+        );
+    }
     assert!(errors[1].rule.contains("1,0a0.00"), "{}", errors[1].rule);
 }
 

@@ -391,6 +391,37 @@ mod tests {
     }
 
     #[test]
+    fn reads_schema_2_xml_names() {
+        let xml = r#"<Account xmlns="http://api.rebit.org.in/FISchema/deposit" maskedAccNumber="XX12" version="2.0.0" type="deposit">
+            <Profile><Holders type="JOINT"><Holder name="A ONE"/><Holder name="B TWO"/></Holders></Profile>
+            <Summary ifsc="SBIN0001234" accountType="REGULAR" accountSubType="SAVINGS"/>
+            <Transactions startDate="2025-04-01" endDate="2025-04-30">
+              <Transaction txnId="X9" type="debit" mode="NACH" amount="1,500.00" transactionalBalance="-200.50"
+                 transactionTimeStamp="2025-04-03T09:00:00+05:30" valueDate="2025-04-03" narration="NACH EMI"/>
+            </Transactions>
+          </Account>"#;
+        let s = read_account_aggregator(xml).unwrap();
+        assert_eq!(
+            s.source,
+            Source::AccountAggregator {
+                fip: "SBIN".into(),
+                masked_account: "XX12".into()
+            }
+        );
+        assert_eq!(s.holder.as_deref(), Some("A ONE & B TWO"));
+        let t = &s.transactions[0];
+        assert_eq!(
+            (t.date, t.debit, t.credit, t.balance),
+            (Date::constant(2025, 4, 3), 150_000, 0, Some(-20_050))
+        );
+        assert_eq!(
+            t.reference.as_deref(),
+            Some("X9"),
+            "the txnId when there is no reference"
+        );
+    }
+
+    #[test]
     fn a_lone_transaction_object_is_a_list() {
         let value = normalise(serde_json::json!({"Transaction": {"Amount": 5}}));
         assert_eq!(value, serde_json::json!({"transaction": [{"amount": "5"}]}));

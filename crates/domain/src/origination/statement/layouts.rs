@@ -346,8 +346,12 @@ impl Rows<'_> {
         if cells.iter().all(|c| c.trim().is_empty()) {
             return Flow::Go;
         }
+        // Footers and opening balances are written at the left, up to the date column; a
+        // narration wrapped onto a dateless row (which may say "total") is further right.
+        let date_column = self.columns.of(Role::Date).unwrap_or(0);
         let first = cells
             .iter()
+            .take(date_column + 1)
             .map(|c| normalise(c))
             .find(|c| !c.is_empty())
             .unwrap_or_default();
