@@ -476,7 +476,11 @@ proptest! {
         if let Ok(s) = read_csv(text.as_bytes()) {
             prop_assert!(s.transactions.windows(2).all(|w| w[0].date <= w[1].date));
             prop_assert!(s.transactions.iter().all(|t| (t.debit > 0) != (t.credit > 0)));
-            let _ = analyse(&s);
+            let a = analyse(&s);
+            let credits: i64 = s.transactions.iter().map(|t| t.credit).sum();
+            let debits: i64 = s.transactions.iter().map(|t| t.debit).sum();
+            prop_assert_eq!(a.months.iter().map(|m| m.credits).sum::<i64>(), credits);
+            prop_assert_eq!(a.months.iter().map(|m| m.debits).sum::<i64>(), debits);
         }
     }
 

@@ -1,3 +1,4 @@
+use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
@@ -211,4 +212,30 @@ fn estimates_emis_by_type() {
     assert_eq!(estimated_emi(&t), 600_000);
     t.account_type = "12".into();
     assert_eq!(estimated_emi(&t), 0);
+}
+
+proptest! {
+    #[test]
+    fn history_cells_read_back(cells in proptest::collection::vec(
+        prop_oneof![
+            (0u32..1000).prop_map(|d| format!("{d:03}")),
+            Just("STD".to_owned()), Just("XXX".to_owned()), Just("SMA".to_owned()),
+            Just("SUB".to_owned()), Just("DBT".to_owned()), Just("LSS".to_owned()),
+        ],
+        0..=36,
+    )) {
+        let months = payment_history(&cells.concat()).unwrap();
+        prop_assert_eq!(months.len(), cells.len());
+        for (cell, month) in cells.iter().zip(&months) {
+            if let Ok(days) = cell.parse::<u32>() {
+                prop_assert_eq!(*month, MonthStatus::DaysPastDue(days));
+            }
+        }
+    }
+
+    #[test]
+    fn readers_never_panic(text in "\\PC{0,200}") {
+        let _ = payment_history(&text);
+        let _ = BureauReport::from_json(&text);
+    }
 }
