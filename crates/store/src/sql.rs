@@ -208,6 +208,17 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// What a violated constraint is: its name (PostgreSQL) and the message (SQLite names the
+/// table and columns there).
+fn violation(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => {
+            format!("{} {}", d.constraint().unwrap_or_default(), d.message())
+        }
+        _ => String::new(),
+    }
+}
+
 /// Map a unique violation of a command's write: another command took the loan's (or the
 /// application's) next event number (a version conflict) or the audit stream's next number
 /// (retry).
@@ -215,12 +226,7 @@ fn write_conflict(e: sqlx::Error, expected: i64) -> StoreError {
     if !is_unique_violation(&e) {
         return db_err(e);
     }
-    let what = match &e {
-        sqlx::Error::Database(d) => {
-            format!("{} {}", d.constraint().unwrap_or_default(), d.message())
-        }
-        _ => String::new(),
-    };
+    let what = violation(&e);
     if what.contains("loan_events") || what.contains("application_events") {
         StoreError::VersionConflict {
             expected,

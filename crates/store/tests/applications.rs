@@ -11,11 +11,12 @@ use loanbook_store::{
     Decision, IdempotencyRecord, LoanRecord, NewApplication, NewEvent, NewOutbox, Projection,
     Store, StoreError, connect,
 };
+use loanbook_store::{AuditKey, OpenOptions, audit_schemes, connect_with};
 
 loanbook_store::on_both_backends!(
     an_application_is_created_and_appended,
     a_stale_version_is_refused_and_changes_nothing,
-    concurrent_appends_at_one_version_land_once,
+    concurrent_appends_land_once_in_sequence,
     a_duplicate_number_is_refused_within_its_book,
     applications_filter_and_paginate,
     the_idempotency_record_outbox_and_approval_are_written_with_it,
@@ -23,6 +24,7 @@ loanbook_store::on_both_backends!(
     a_stale_application_version_leaves_no_loan,
     a_loan_conflict_leaves_the_application_unchanged,
     audit_verifies_application_writes_and_catches_edited_events,
+    a_keyed_store_seals_application_records_with_its_key,
 );
 
 async fn open(db: &TestDatabase) -> Arc<dyn Store> {
@@ -259,11 +261,13 @@ async fn a_stale_version_is_refused_and_changes_nothing(db: &TestDatabase) {
     assert!(s.application("A9").await.unwrap().is_none());
 }
 
-async fn concurrent_appends_at_one_version_land_once(db: &TestDatabase) {
+async fn concurrent_appends_land_once_in_sequence(db: &TestDatabase) {
     let s = open(db).await;
     s.commit_application(&create("A1", "APP-1", "main"))
         .await
         .unwrap();
+    // At one version, one lands; the others are told to retry (a version conflict, or the
+    // audit stream's next number taken, whichever the database meets first).
     let tasks: Vec<_> = (0..8)
         .map(|k| {
             let s = s.clone();
@@ -274,28 +278,46 @@ async fn concurrent_appends_at_one_version_land_once(db: &TestDatabase) {
             })
         })
         .collect();
-    let mut landed = 0;
+    let mut landed = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
-            Ok(seqs) => {
-                assert_eq!(seqs, vec![3]);
-                landed += 1;
-            }
-            Err(e) => assert!(
-                matches!(e, StoreError::VersionConflict { expected: 2, .. }),
-                "{e:?}"
-            ),
+            Ok(seqs) => landed.push(seqs),
+            Err(e) => assert!(e.is_retryable(), "{e:?}"),
         }
     }
-    assert_eq!(landed, 1);
-    let events = s.application_events("A1").await.unwrap();
-    assert_eq!(events.len(), 3);
+    assert_eq!(landed, vec![vec![3]]);
     let a = s.application("A1").await.unwrap().unwrap();
-    assert_eq!(a.version, 3);
+    let events = s.application_events("A1").await.unwrap();
+    assert_eq!((a.version, events.len()), (3, 3));
     assert_eq!(
         a.status,
         format!("assessed-{}", &events[2].command_id["cmd-".len()..])
     );
+    // Retrying from the version read, all land once, in sequence.
+    let tasks: Vec<_> = (0..8)
+        .map(|k| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                loop {
+                    let version = s.application("A1").await.unwrap().unwrap().version;
+                    let mut w = write(append("A1", version, "assessed", None));
+                    w.command_id = format!("retry-{k}");
+                    match s.commit_application(&w).await {
+                        Ok(seqs) => return seqs[0],
+                        Err(e) if e.is_retryable() => tokio::task::yield_now().await,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (4..=11).collect::<Vec<i64>>());
+    assert_eq!(s.application("A1").await.unwrap().unwrap().version, 11);
     assert!(s.verify_audit(None).await.unwrap().unwrap().is_ok());
 }
 
@@ -668,4 +690,35 @@ async fn audit_verifies_application_writes_and_catches_edited_events(db: &TestDa
     let (stream, seq, reason) = broken(&s).await;
     assert_eq!((stream.as_str(), seq), ("application:A1", 2), "{reason}");
     assert!(reason.contains("missing"), "{reason}");
+}
+
+async fn a_keyed_store_seals_application_records_with_its_key(db: &TestDatabase) {
+    let key = AuditKey::generate();
+    let options = OpenOptions {
+        audit_key: Some(key.clone()),
+        read_only: false,
+    };
+    let s = connect_with(&db.url, &options).await.unwrap();
+    s.ensure_book("main", "Main book", "2024-02-01", "2024-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    s.commit_application(&create("A1", "APP-1", "main"))
+        .await
+        .unwrap();
+    s.commit(&disbursement("L1", "A1", 2)).await.unwrap();
+    let records = s.audit_records().await.unwrap();
+    assert!(records.iter().all(|r| r.scheme == audit_schemes::KEYED));
+    let v = s.verify_audit(None).await.unwrap().unwrap().unwrap();
+    assert_eq!((v.records, v.keyed), (3, 3));
+    // A store without the key neither writes nor verifies the application's stream.
+    let unkeyed = connect(&db.url).await.unwrap();
+    let refused = unkeyed
+        .commit_application(&write(append("A1", 3, "closed", None)))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::AuditKey(_))),
+        "{refused:?}"
+    );
+    assert!(unkeyed.verify_audit(None).await.unwrap().is_err());
+    assert_eq!(s.application("A1").await.unwrap().unwrap().version, 3);
 }

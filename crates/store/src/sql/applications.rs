@@ -2,19 +2,23 @@
 //! application's events that a loan command carries (a disbursement, see `command.rs`), and the
 //! reads.
 //!
-//! An append reads the application's version, checks it, writes the projection (inserted for a
-//! new application, else updated at the expected version), the events with the next sequence
-//! numbers, and the audit record on the application's stream (`application:ID`), whose content
-//! hash covers those events as the store numbered them. The check is optimistic like the loan's:
-//! a command that lost a race meanwhile fails on the events' primary key, reported as
-//! `VersionConflict`. Applications take few commands each, so both backends run one statement
-//! per table here; the idempotency record, the approval and the outbox reuse the loan write's
-//! helpers.
+//! An append reads, in one statement, the application's version and the head of its audit
+//! stream (`application:ID`), checks the version and seals the record in Rust, whose content
+//! hash covers the events as the store numbers them. Then it writes the projection (inserted
+//! for a new application, else updated at the expected version), the events and the record:
+//! one statement of data-modifying CTEs on PostgreSQL, one statement per table on SQLite (which
+//! has no data-modifying CTEs and no round trips), as the loan write does. The check is
+//! optimistic like the loan's: a command that lost a race meanwhile fails on the events'
+//! primary key (or the projection's version), reported as `VersionConflict`. The idempotency
+//! record, the approval and the outbox reuse the loan write's helpers.
 
 use async_trait::async_trait;
 
-use super::{PgStore, SqliteStore, db_err, is_unique_violation, write_conflict};
-use crate::audit::{EventFacts, content_hash, stream_of};
+use super::{
+    AUDIT_INSERT, HEAD_COLUMNS, KEYED_ANYWHERE, PgStore, SqliteStore, audit_values, db_err,
+    event_ids_json, is_unique_violation, keyed_refusal, violation, write_conflict,
+};
+use crate::audit::{AuditRecord, EventFacts, content_hash, seal, stream_of};
 use crate::{
     ApplicationAppend, ApplicationFilter, ApplicationRecord, ApplicationWrite, Applications,
     AuditEntry, StoreError, StoredApplicationEvent,
@@ -57,25 +61,29 @@ fn append_entry(a: &ApplicationAppend) -> Result<(AuditEntry, String, Vec<i64>),
     Ok((entry, content_hash(&facts), seqs))
 }
 
-/// Map a failed insert of a new application: its number or its id is taken.
-fn taken(e: sqlx::Error, a: &ApplicationAppend, number: &str) -> StoreError {
-    if !is_unique_violation(&e) {
-        return db_err(e);
+/// Map a failed write of an append: a new application's number or id is taken, or another
+/// command took the next event number or the audit stream's next number.
+fn append_conflict(e: sqlx::Error, a: &ApplicationAppend) -> StoreError {
+    let what = violation(&e);
+    match &a.new {
+        Some(new) if is_unique_violation(&e) && what.contains("applications") => {
+            StoreError::Duplicate {
+                what: if what.contains("number") {
+                    format!("application number `{}`", new.number)
+                } else {
+                    format!("application `{}`", a.application_id)
+                },
+            }
+        }
+        _ => write_conflict(e, a.expected_version),
     }
-    let what = match &e {
-        sqlx::Error::Database(d) => {
-            format!("{} {}", d.constraint().unwrap_or_default(), d.message())
-        }
-        _ => String::new(),
-    };
-    if what.contains("number") {
-        StoreError::Duplicate {
-            what: format!("application number `{number}`"),
-        }
-    } else {
-        StoreError::Duplicate {
-            what: format!("application `{}`", a.application_id),
-        }
+}
+
+/// A projection update that found the application at another version: it lost a race.
+fn moved_on(a: &ApplicationAppend) -> StoreError {
+    StoreError::VersionConflict {
+        expected: a.expected_version,
+        actual: a.expected_version + 1,
     }
 }
 
@@ -105,112 +113,94 @@ fn check_version(a: &ApplicationAppend, actual: Option<i64>) -> Result<(), Store
 macro_rules! sql_applications {
     ($store:ty, $db:ty) => {
         impl $store {
-            /// Append an application's events at its expected version inside `tx`: the version
-            /// check, the projection, the events and the audit record on its stream. Returns
-            /// the events' sequence numbers.
-            pub(super) async fn append_application(
+            /// Read the application's version and its audit stream's head in one statement,
+            /// check the version, and seal the append's audit record. Returns it and the
+            /// events' numbers.
+            async fn check_and_seal_application(
                 &self,
                 tx: &mut sqlx::Transaction<'_, $db>,
                 a: &ApplicationAppend,
-                command_id: &str,
-                at: &str,
-            ) -> Result<Vec<i64>, StoreError> {
+            ) -> Result<(AuditRecord, Vec<i64>), StoreError> {
                 let (entry, content, seqs) = append_entry(a)?;
-                let actual: Option<(i64,)> =
-                    sqlx::query_as("SELECT version FROM applications WHERE id = $1")
-                        .bind(&a.application_id)
-                        .fetch_optional(&mut **tx)
-                        .await
-                        .map_err(db_err)?;
-                check_version(a, actual.map(|v| v.0))?;
-                let version = a.expected_version + seqs.len() as i64;
-                if let Some(new) = &a.new {
-                    Self::insert_application(tx, a, new, version, at).await?;
+                let keyed = if self.audit_key.is_none() { KEYED_ANYWHERE } else { "FALSE" };
+                let (actual, head_seq, prev, keyed): (Option<i64>, i64, String, bool) =
+                    sqlx::query_as(&format!(
+                        "SELECT (SELECT version FROM applications WHERE id = $1), \
+                         {HEAD_COLUMNS}, {keyed} FROM (SELECT 1 AS one) AS one \
+                         LEFT JOIN audit_heads h ON h.stream = $2"
+                    ))
+                    .bind(&a.application_id)
+                    .bind(stream_of(&entry.target))
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                check_version(a, actual)?;
+                if keyed {
+                    return Err(keyed_refusal());
                 }
-                if !a.events.is_empty() {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                        "INSERT INTO application_events ({EVENT_COLUMNS}) "
-                    ));
-                    q.push_values(a.events.iter().zip(&seqs), |mut b, (e, seq)| {
-                        b.push_bind(a.application_id.clone())
-                            .push_bind(*seq)
-                            .push_bind(e.clone())
-                            .push_bind(at.to_owned())
-                            .push_bind(command_id.to_owned());
-                    });
-                    q.build()
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(|e| write_conflict(e, a.expected_version))?;
-                }
-                if a.new.is_none() {
-                    Self::update_application(tx, a, version, at).await?;
-                }
-                let record = self.seal_next(tx, &entry, content, None).await?;
-                Self::insert_audit(tx, &record).await?;
-                Ok(seqs)
+                let record = seal(&prev, head_seq + 1, &entry, content, None, self.audit_key.as_ref());
+                Ok((record, seqs))
             }
 
-            async fn insert_application(
-                tx: &mut sqlx::Transaction<'_, $db>,
+            /// The projection of a new application, at `version`.
+            fn push_new_application(
+                q: &mut sqlx::QueryBuilder<'_, $db>,
                 a: &ApplicationAppend,
                 new: &crate::NewApplication,
                 version: i64,
                 at: &str,
-            ) -> Result<(), StoreError> {
-                sqlx::query(&format!(
-                    "INSERT INTO applications ({APPLICATION_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                ))
-                .bind(&a.application_id)
-                .bind(&new.book_id)
-                .bind(&new.number)
-                .bind(&new.product_id)
-                .bind(new.product_version)
-                .bind(&a.applicant_id)
-                .bind(&a.status)
-                .bind(&a.queue)
-                .bind(&a.loan_id)
-                .bind(version)
-                .bind(&a.state)
-                .bind(at)
-                .bind(at)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| taken(e, a, &new.number))?;
-                Ok(())
+            ) {
+                q.push(format!("INSERT INTO applications ({APPLICATION_COLUMNS}) "));
+                q.push_values([new], |mut b, new| {
+                    b.push_bind(a.application_id.clone())
+                        .push_bind(new.book_id.clone())
+                        .push_bind(new.number.clone())
+                        .push_bind(new.product_id.clone())
+                        .push_bind(new.product_version)
+                        .push_bind(a.applicant_id.clone())
+                        .push_bind(a.status.clone())
+                        .push_bind(a.queue.clone())
+                        .push_bind(a.loan_id.clone())
+                        .push_bind(version)
+                        .push_bind(a.state.clone())
+                        .push_bind(at.to_owned())
+                        .push_bind(at.to_owned());
+                });
             }
 
             /// Move the projection from the expected version to `version`.
-            async fn update_application(
-                tx: &mut sqlx::Transaction<'_, $db>,
+            fn push_application_update(
+                q: &mut sqlx::QueryBuilder<'_, $db>,
                 a: &ApplicationAppend,
                 version: i64,
                 at: &str,
-            ) -> Result<(), StoreError> {
-                let done = sqlx::query(
-                    "UPDATE applications SET applicant_id = $2, status = $3, queue = $4, loan_id = $5, \
-                     version = $6, state = $7, updated_at = $8 WHERE id = $1 AND version = $9",
-                )
-                .bind(&a.application_id)
-                .bind(&a.applicant_id)
-                .bind(&a.status)
-                .bind(&a.queue)
-                .bind(&a.loan_id)
-                .bind(version)
-                .bind(&a.state)
-                .bind(at)
-                .bind(a.expected_version)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::VersionConflict {
-                        expected: a.expected_version,
-                        actual: a.expected_version + 1,
-                    });
-                }
-                Ok(())
+            ) {
+                q.push("UPDATE applications SET applicant_id = ").push_bind(a.applicant_id.clone());
+                q.push(", status = ").push_bind(a.status.clone());
+                q.push(", queue = ").push_bind(a.queue.clone());
+                q.push(", loan_id = ").push_bind(a.loan_id.clone());
+                q.push(", version = ").push_bind(version);
+                q.push(", state = ").push_bind(a.state.clone());
+                q.push(", updated_at = ").push_bind(at.to_owned());
+                q.push(" WHERE id = ").push_bind(a.application_id.clone());
+                q.push(" AND version = ").push_bind(a.expected_version);
+            }
+
+            fn push_application_events(
+                q: &mut sqlx::QueryBuilder<'_, $db>,
+                a: &ApplicationAppend,
+                seqs: &[i64],
+                command_id: &str,
+                at: &str,
+            ) {
+                q.push(format!("INSERT INTO application_events ({EVENT_COLUMNS}) "));
+                q.push_values(a.events.iter().zip(seqs), |mut b, (e, seq)| {
+                    b.push_bind(a.application_id.clone())
+                        .push_bind(*seq)
+                        .push_bind(e.clone())
+                        .push_bind(at.to_owned())
+                        .push_bind(command_id.to_owned());
+                });
             }
         }
 
@@ -298,6 +288,95 @@ macro_rules! sql_applications {
 
 sql_applications!(SqliteStore, sqlx::Sqlite);
 sql_applications!(PgStore, sqlx::Postgres);
+
+/// Run one statement of an append built by a `push_…` function on SQLite; returns how many
+/// rows it wrote.
+async fn sqlite_exec(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    a: &ApplicationAppend,
+    build: impl FnOnce(&mut sqlx::QueryBuilder<'_, sqlx::Sqlite>),
+) -> Result<u64, StoreError> {
+    let mut q = sqlx::QueryBuilder::new("");
+    build(&mut q);
+    let done = q
+        .build()
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| append_conflict(e, a))?;
+    Ok(done.rows_affected())
+}
+
+impl SqliteStore {
+    /// Append an application's events at its expected version inside `tx`: the version check,
+    /// the projection, the events and the audit record on its stream, a statement each.
+    /// Returns the events' sequence numbers.
+    pub(super) async fn append_application(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        a: &ApplicationAppend,
+        command_id: &str,
+        at: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (record, seqs) = self.check_and_seal_application(tx, a).await?;
+        let version = a.expected_version + seqs.len() as i64;
+        // The projection first when it is new: the events refer to it.
+        let written = sqlite_exec(tx, a, |q| match &a.new {
+            Some(new) => Self::push_new_application(q, a, new, version, at),
+            None => Self::push_application_update(q, a, version, at),
+        })
+        .await?;
+        if written == 0 {
+            return Err(moved_on(a));
+        }
+        if !a.events.is_empty() {
+            sqlite_exec(tx, a, |q| {
+                Self::push_application_events(q, a, &seqs, command_id, at)
+            })
+            .await?;
+        }
+        Self::insert_audit(tx, &record).await?;
+        Ok(seqs)
+    }
+}
+
+impl PgStore {
+    /// Append an application's events at its expected version inside `tx`: the version check
+    /// and the audit head in one statement, then the projection, the events and the audit
+    /// record in one more. Returns the events' sequence numbers.
+    pub(super) async fn append_application(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        a: &ApplicationAppend,
+        command_id: &str,
+        at: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (record, seqs) = self.check_and_seal_application(tx, a).await?;
+        let version = a.expected_version + seqs.len() as i64;
+        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("WITH ap AS (");
+        match &a.new {
+            Some(new) => Self::push_new_application(&mut q, a, new, version, at),
+            None => Self::push_application_update(&mut q, a, version, at),
+        }
+        q.push(" RETURNING 1), ");
+        if !a.events.is_empty() {
+            q.push("ev AS (");
+            Self::push_application_events(&mut q, a, &seqs, command_id, at);
+            q.push(" RETURNING 1), ");
+        }
+        q.push("au AS (").push(AUDIT_INSERT);
+        audit_values!(q, record, event_ids_json(&record)?);
+        q.push(" RETURNING 1) SELECT COUNT(*) FROM ap");
+        let (written,): (i64,) = q
+            .build_query_as()
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| append_conflict(e, a))?;
+        if written == 0 {
+            return Err(moved_on(a));
+        }
+        Ok(seqs)
+    }
+}
 
 #[cfg(test)]
 mod tests {
