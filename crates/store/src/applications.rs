@@ -48,6 +48,8 @@ pub struct StoredApplicationEvent {
 /// A new application's fixed facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApplication {
+    /// The book it belongs to.
+    pub book_id: String,
     pub number: String,
     pub product_id: String,
     pub product_version: i64,
@@ -112,10 +114,8 @@ pub trait Applications: Send + Sync {
         number: &str,
     ) -> Result<Option<ApplicationRecord>, StoreError>;
     /// The application's events, in order.
-    async fn application_events(
-        &self,
-        id: &str,
-    ) -> Result<Vec<StoredApplicationEvent>, StoreError>;
+    async fn application_events(&self, id: &str)
+    -> Result<Vec<StoredApplicationEvent>, StoreError>;
     async fn list_applications(
         &self,
         filter: &ApplicationFilter,

@@ -43,7 +43,8 @@ use sha2::{Digest, Sha256};
 use crate::StoreError;
 
 pub use verify::{
-    ChainBreak, EventRow, Evidence, KeyRequired, StoredTerms, Verified, verify, verify_chain,
+    ApplicationEventRow, ChainBreak, EventRow, Evidence, KeyRequired, StoredTerms, Verified,
+    verify, verify_chain,
 };
 
 /// The audit facts of one command; the store numbers and chains it.
@@ -55,7 +56,8 @@ pub struct AuditEntry {
     pub target: String,
     /// SHA-256 of the request as received.
     pub request_digest: String,
-    /// Ids of the events the command appended (`loan_id:seq`).
+    /// Ids of the events the command appended (`loan_id:seq`; `application_id:seq` in an
+    /// application's stream).
     pub event_ids: Vec<String>,
 }
 
@@ -95,8 +97,8 @@ pub struct AuditRecord {
     pub stream_seq: i64,
     #[serde(flatten)]
     pub entry: AuditEntry,
-    /// SHA-256 (hex) over the events the command appended (loan, seq, value date, event JSON);
-    /// empty when it appended none. Computed by the store from what it wrote.
+    /// SHA-256 (hex) over the events the command appended (loan or application, seq, value
+    /// date, event JSON); empty when it appended none. Computed by the store from what it wrote.
     pub content_hash: String,
     /// For a booking: the booked loan's terms hash.
     pub terms_hash: Option<String>,
@@ -298,9 +300,12 @@ pub fn terms_digest(terms: &str) -> String {
     hex::encode(Sha256::digest(terms.as_bytes()))
 }
 
-/// One appended event, as hashed into its command's audit record.
+/// One appended event, as hashed into its command's audit record. An application's event is
+/// hashed the same way, with its application's id as `loan_id` and an empty `value_date`
+/// (application events carry none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventFacts<'a> {
+    /// The loan's id (the application's, for an application's event).
     pub loan_id: &'a str,
     pub seq: i64,
     pub value_date: &'a str,

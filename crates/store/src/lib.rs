@@ -2,13 +2,14 @@
 //! default) and a PostgreSQL one (production), each with its own embedded migrations and both
 //! held to one contract test suite.
 //!
-//! The store keeps what the domain cannot: loans with their frozen terms, each loan's append-only
-//! event stream, snapshots of its engine, projections for queries, idempotency records, the
-//! hash-chained audit log (one chain per stream, see [`audit`]), the outbox, users and API
-//! tokens. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
-//! [`Tokens`], [`Loans`], [`Idempotency`], [`Approvals`], [`Catalogue`], [`Outbox`],
-//! [`AuditLog`]); `use loanbook_store::prelude::*` brings them all into scope. Every loan command
-//! is written by [`Loans::commit`] in one transaction.
+//! The store keeps what the domain cannot: loans with their frozen terms, each loan's and each
+//! application's append-only event stream, snapshots of the loan engine, projections for
+//! queries, idempotency records, the hash-chained audit log (one chain per stream, see
+//! [`audit`]), the outbox, users and API tokens. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
+//! [`Tokens`], [`Loans`], [`Applications`], [`Idempotency`], [`Approvals`], [`Catalogue`],
+//! [`Outbox`], [`AuditLog`]); `use loanbook_store::prelude::*` brings them all into scope. Every
+//! loan command is written by [`Loans::commit`] in one transaction, every application command by
+//! [`Applications::commit_application`].
 
 #![cfg_attr(
     not(test),
@@ -66,14 +67,17 @@ pub mod audit_schemes {
 /// Every role trait, for callers holding an `Arc<dyn Store>`: `use loanbook_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Approvals, AuditLog, Books, Catalogue, Idempotency, Loans, Outbox, Store, Tokens, Users,
+        Applications, Approvals, AuditLog, Books, Catalogue, Idempotency, Loans, Outbox, Store,
+        Tokens, Users,
     };
 }
 
 /// What can go wrong in the store. `VersionConflict` and `Retryable` are for the caller to retry.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the loan changed meanwhile: expected version {expected}, found {actual}")]
+    #[error(
+        "the loan or application changed meanwhile: expected version {expected}, found {actual}"
+    )]
     VersionConflict { expected: i64, actual: i64 },
     #[error("idempotency key `{key}` was already used")]
     IdempotencyConflict { key: String },
@@ -116,12 +120,30 @@ pub enum Backend {
 /// The whole store: every role. Implemented for anything that has all of them, so an
 /// `Arc<dyn Store>` hands out each role.
 pub trait Store:
-    Books + Users + Tokens + Loans + Idempotency + Approvals + Catalogue + Outbox + AuditLog
+    Books
+    + Users
+    + Tokens
+    + Loans
+    + Applications
+    + Idempotency
+    + Approvals
+    + Catalogue
+    + Outbox
+    + AuditLog
 {
 }
 
 impl<T> Store for T where
-    T: Books + Users + Tokens + Loans + Idempotency + Approvals + Catalogue + Outbox + AuditLog
+    T: Books
+        + Users
+        + Tokens
+        + Loans
+        + Applications
+        + Idempotency
+        + Approvals
+        + Catalogue
+        + Outbox
+        + AuditLog
 {
 }
 

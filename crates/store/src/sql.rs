@@ -7,7 +7,8 @@
 //! functions over `sqlx::Database` would need a bound for every type bound or decoded, on every
 //! function; the macro keeps the SQL readable and both implementations identical by
 //! construction. Where the backends differ it is said where: the one-statement command write on
-//! PostgreSQL (`sql/command.rs`), the aggregate used to fetch event documents, and how a write
+//! PostgreSQL (`sql/command.rs`; an application's append, `sql/applications.rs`, is one
+//! statement per table on both), the aggregate used to fetch event documents, and how a write
 //! transaction begins.
 //!
 //! Audit records go to the stream of their target; a trigger on `audit_log` keeps
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite};
 
+mod applications;
 mod approvals;
 mod audit;
 mod books;
@@ -206,19 +208,26 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// Map a unique violation of a command's write: another command took the loan's next event
-/// number (a version conflict) or the audit stream's next number (retry).
-fn write_conflict(e: sqlx::Error, expected: i64) -> StoreError {
-    if !is_unique_violation(&e) {
-        return db_err(e);
-    }
-    let what = match &e {
+/// What a violated constraint is: its name (PostgreSQL) and the message (SQLite names the
+/// table and columns there).
+fn violation(e: &sqlx::Error) -> String {
+    match e {
         sqlx::Error::Database(d) => {
             format!("{} {}", d.constraint().unwrap_or_default(), d.message())
         }
         _ => String::new(),
-    };
-    if what.contains("loan_events") {
+    }
+}
+
+/// Map a unique violation of a command's write: another command took the loan's (or the
+/// application's) next event number (a version conflict) or the audit stream's next number
+/// (retry).
+fn write_conflict(e: sqlx::Error, expected: i64) -> StoreError {
+    if !is_unique_violation(&e) {
+        return db_err(e);
+    }
+    let what = violation(&e);
+    if what.contains("loan_events") || what.contains("application_events") {
         StoreError::VersionConflict {
             expected,
             actual: expected + 1,

@@ -1,5 +1,10 @@
 //! Verifying the audit log from one snapshot of the database: each stream's chain and head, the
-//! checkpoints and the heads they covered, the events the commands appended and the loans' terms.
+//! checkpoints and the heads they covered, the events the commands appended (to loans and to
+//! applications) and the loans' terms.
+//!
+//! A record of an application's stream (`application:ID`) names the application's events it
+//! appended (`ID:SEQ`); any other record names loans' events. Both are hashed into the record
+//! the same way ([`EventFacts`], an application's event with an empty value date).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -62,6 +67,14 @@ pub struct EventRow {
     pub event: String,
 }
 
+/// One row of `application_events` as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationEventRow {
+    pub application_id: String,
+    pub seq: i64,
+    pub event: String,
+}
+
 /// Everything verification reads, from one snapshot of the database.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
@@ -70,7 +83,11 @@ pub struct Evidence {
     pub checkpoints: Vec<StoredCheckpoint>,
     pub loans: Vec<StoredTerms>,
     pub events: Vec<EventRow>,
+    pub application_events: Vec<ApplicationEventRow>,
 }
+
+/// The prefix of an application's stream.
+const APPLICATION_STREAM: &str = "application:";
 
 /// What a successful verification saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,12 +115,52 @@ impl From<ChainBreak> for Failure {
     }
 }
 
+/// One aggregate's stored events, as hashed, and those that some record names.
+#[derive(Default)]
+struct Events<'a> {
+    stored: HashMap<(&'a str, i64), EventFacts<'a>>,
+    covered: HashSet<(&'a str, i64)>,
+}
+
+impl<'a> Events<'a> {
+    fn of(facts: impl Iterator<Item = EventFacts<'a>>) -> Events<'a> {
+        Events {
+            stored: facts.map(|f| ((f.loan_id, f.seq), f)).collect(),
+            covered: HashSet::new(),
+        }
+    }
+}
+
+impl EventRow {
+    /// The event as its command's record hashed it.
+    fn facts(&self) -> EventFacts<'_> {
+        EventFacts {
+            loan_id: &self.loan_id,
+            seq: self.seq,
+            value_date: &self.value_date,
+            event: &self.event,
+        }
+    }
+}
+
+impl ApplicationEventRow {
+    /// The event as its command's record hashed it: application events carry no value date.
+    fn facts(&self) -> EventFacts<'_> {
+        EventFacts {
+            loan_id: &self.application_id,
+            seq: self.seq,
+            value_date: "",
+            event: &self.event,
+        }
+    }
+}
+
 /// What the walk over the streams gathers.
 #[derive(Default)]
 struct Walk<'a> {
-    events: HashMap<(&'a str, i64), &'a EventRow>,
+    loan_events: Events<'a>,
+    application_events: Events<'a>,
     loans: HashMap<&'a str, &'a StoredTerms>,
-    covered: HashSet<(&'a str, i64)>,
     /// Each booked loan's booking record: (stream, number).
     booked: HashMap<&'a str, (&'a str, i64)>,
     /// Each stream's last number and hash.
@@ -134,11 +191,10 @@ fn verify_all(
     external: Option<&Checkpoint>,
 ) -> Result<Verified, Failure> {
     let mut w = Walk {
-        events: ev
-            .events
-            .iter()
-            .map(|e| ((e.loan_id.as_str(), e.seq), e))
-            .collect(),
+        loan_events: Events::of(ev.events.iter().map(EventRow::facts)),
+        application_events: Events::of(
+            ev.application_events.iter().map(ApplicationEventRow::facts),
+        ),
         loans: ev.loans.iter().map(|l| (l.loan_id.as_str(), l)).collect(),
         ..Walk::default()
     };
@@ -282,26 +338,26 @@ fn record_hash(
 /// it booked; a checkpoint record's checkpoint is noted for later.
 fn check_content<'a>(w: &mut Walk<'a>, r: &'a AuditRecord) -> Result<(), ChainBreak> {
     let at = |reason: String| broken(&r.stream, r.stream_seq, reason);
+    let (events, kind) = if r.stream.starts_with(APPLICATION_STREAM) {
+        (&mut w.application_events, "application")
+    } else {
+        (&mut w.loan_events, "loan")
+    };
     let mut appended = Vec::with_capacity(r.entry.event_ids.len());
     for id in &r.entry.event_ids {
         let parsed = id
             .rsplit_once(':')
-            .and_then(|(loan, seq)| seq.parse::<i64>().ok().map(|s| (loan, s)));
+            .and_then(|(owner, seq)| seq.parse::<i64>().ok().map(|s| (owner, s)));
         let Some(k) = parsed else {
             return Err(at(format!("event id `{id}` is malformed")));
         };
-        w.covered.insert(k);
-        match w.events.get(&k) {
-            Some(e) => appended.push(EventFacts {
-                loan_id: &e.loan_id,
-                seq: e.seq,
-                value_date: &e.value_date,
-                event: &e.event,
-            }),
+        events.covered.insert(k);
+        match events.stored.get(&k) {
+            Some(e) => appended.push(*e),
             None if r.scheme == SCHEME_LEGACY => {}
             None => {
                 return Err(at(format!(
-                    "its event {id} is missing from the loan's events"
+                    "its event {id} is missing from the {kind}'s events"
                 )));
             }
         }
@@ -534,7 +590,8 @@ fn check_named_and_kept(
     Ok(())
 }
 
-/// Every loan's terms hash to its terms hash, and every stored event is covered by a record.
+/// Every loan's terms hash to its terms hash, and every stored event (of a loan or of an
+/// application) is covered by a record.
 fn check_terms_and_events(w: &Walk<'_>, ev: &Evidence) -> Result<(), ChainBreak> {
     let place = |loan_id: &str| -> (String, i64) {
         match w.booked.get(loan_id) {
@@ -560,7 +617,7 @@ fn check_terms_and_events(w: &Walk<'_>, ev: &Evidence) -> Result<(), ChainBreak>
         }
     }
     for e in &ev.events {
-        if !w.covered.contains(&(e.loan_id.as_str(), e.seq)) {
+        if !w.loan_events.covered.contains(&(e.loan_id.as_str(), e.seq)) {
             let (stream, seq) = place(&e.loan_id);
             return Err(broken(
                 &stream,
@@ -568,6 +625,21 @@ fn check_terms_and_events(w: &Walk<'_>, ev: &Evidence) -> Result<(), ChainBreak>
                 format!(
                     "event {}:{} is in no audit record: it was inserted",
                     e.loan_id, e.seq
+                ),
+            ));
+        }
+    }
+    for e in &ev.application_events {
+        let id = e.application_id.as_str();
+        if !w.application_events.covered.contains(&(id, e.seq)) {
+            let stream = format!("{APPLICATION_STREAM}{id}");
+            let last = w.ends.get(stream.as_str()).map_or(0, |e| e.0);
+            return Err(broken(
+                &stream,
+                last,
+                format!(
+                    "application event {id}:{} is in no audit record: it was inserted",
+                    e.seq
                 ),
             ));
         }

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use super::{PgStore, SqliteStore, db_err, is_unique_violation};
 use crate::audit::{
-    AuditRecord, ChainBreak, Checkpoint, CheckpointRecord, CoveredHead, EventRow, Evidence,
-    GENESIS_HASH, KeyRequired, SCHEME_KEYED, StoredCheckpoint, StoredTerms, StreamHead, Verified,
-    seal_checkpoint,
+    ApplicationEventRow, AuditRecord, ChainBreak, Checkpoint, CheckpointRecord, CoveredHead,
+    EventRow, Evidence, GENESIS_HASH, KeyRequired, SCHEME_KEYED, StoredCheckpoint, StoredTerms,
+    StreamHead, Verified, seal_checkpoint,
 };
 use crate::{AuditEntry, AuditLog, Backend, StoreError};
 
@@ -139,6 +139,13 @@ macro_rules! sql_audit {
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(db_err)?;
+                let application_events: Vec<(String, i64, String)> = sqlx::query_as(
+                    "SELECT application_id, seq, event FROM application_events \
+                     ORDER BY application_id, seq",
+                )
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_err)?;
                 Ok(Evidence {
                     records: records(rows)?,
                     heads,
@@ -150,6 +157,10 @@ macro_rules! sql_audit {
                     events: events
                         .into_iter()
                         .map(|e| EventRow { loan_id: e.0, seq: e.1, value_date: e.2, event: e.3 })
+                        .collect(),
+                    application_events: application_events
+                        .into_iter()
+                        .map(|e| ApplicationEventRow { application_id: e.0, seq: e.1, event: e.2 })
                         .collect(),
                 })
             }

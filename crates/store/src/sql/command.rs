@@ -13,13 +13,18 @@
 //! The version check is optimistic: the read compares the loan's version with the expected one,
 //! and a command that lost a race meanwhile fails on the events' primary key, reported as
 //! `VersionConflict` either way. On both, a trigger moves the stream's audit head.
+//!
+//! A command that books a loan from an application (a disbursement) also appends the
+//! application's last events after the loan's version check, in the same transaction
+//! (`append_application`, `sql/applications.rs`): a stale application version fails the whole
+//! write, and a stale loan version fails it before the application is touched.
 
 use super::{
     AUDIT_INSERT, HEAD_COLUMNS, KEYED_ANYWHERE, PgStore, SqliteStore, audit_values, db_err,
     event_ids_json, is_unique_violation, keyed_refusal, write_conflict,
 };
 use crate::audit::{AuditRecord, EventFacts, content_hash, seal, stream_of};
-use crate::{AuditEntry, CommandWrite, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, StoreError};
+use crate::{AuditEntry, CommandWrite, NewOutbox, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, StoreError};
 
 /// The audit entry a command's record seals, with the events as written here whatever the
 /// caller said, the hash of those events and the booked terms' hash.
@@ -218,14 +223,15 @@ macro_rules! command_sql {
                 );
             }
 
-            fn push_outbox(q: &mut sqlx::QueryBuilder<'_, $db>, w: &CommandWrite) {
+            /// The outbox messages of a write, created at `at`.
+            pub(super) fn push_outbox(q: &mut sqlx::QueryBuilder<'_, $db>, outbox: &[NewOutbox], at: &str) {
                 q.push("INSERT INTO outbox (id, loan_id, topic, payload, created_at) ");
-                q.push_values(&w.outbox, |mut b, o| {
+                q.push_values(outbox, |mut b, o| {
                     b.push_bind(o.id.clone())
                         .push_bind(o.loan_id.clone())
                         .push_bind(o.topic.clone())
                         .push_bind(o.payload.clone())
-                        .push_bind(w.at.clone());
+                        .push_bind(at.to_owned());
                 });
             }
         }
@@ -256,6 +262,10 @@ impl SqliteStore {
         let mut tx = Self::begin_write(self.writer()).await?;
         Self::write_command_prelude(&mut tx, w).await?;
         let (record, seqs) = self.check_and_seal(&mut tx, w).await?;
+        if let Some(a) = &w.application {
+            self.append_application(&mut tx, a, &w.command_id, &w.at)
+                .await?;
+        }
         let v = w.expected_version;
         if !w.events.is_empty() {
             sqlite_run(&mut tx, v, |q| Self::push_events(q, w, &seqs)).await?;
@@ -274,7 +284,7 @@ impl SqliteStore {
             }
         }
         if !w.outbox.is_empty() {
-            sqlite_run(&mut tx, v, |q| Self::push_outbox(q, w)).await?;
+            sqlite_run(&mut tx, v, |q| Self::push_outbox(q, &w.outbox, &w.at)).await?;
         }
         Self::insert_audit(&mut tx, &record).await?;
         tx.commit().await.map_err(db_err)?;
@@ -287,6 +297,10 @@ impl PgStore {
         let mut tx = Self::begin_write(self.writer()).await?;
         Self::write_command_prelude(&mut tx, w).await?;
         let (record, seqs) = self.check_and_seal(&mut tx, w).await?;
+        if let Some(a) = &w.application {
+            self.append_application(&mut tx, a, &w.command_id, &w.at)
+                .await?;
+        }
         let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("WITH ");
         if !w.events.is_empty() {
             q.push("ev AS (");
@@ -311,7 +325,7 @@ impl PgStore {
         }
         if !w.outbox.is_empty() {
             q.push("ob AS (");
-            Self::push_outbox(&mut q, w);
+            Self::push_outbox(&mut q, &w.outbox, &w.at);
             q.push(" RETURNING 1), ");
         }
         q.push("au AS (").push(AUDIT_INSERT);

@@ -185,3 +185,77 @@ fn checkpoints_parse_and_print() {
     assert!("x:y".parse::<Checkpoint>().is_err());
     assert!("0:00".parse::<Checkpoint>().is_err());
 }
+
+/// A record sealed over the events it appended, numbered from 1 in a new stream.
+fn appending(target: &str, owner: &str, value_date: &str, event: &str) -> AuditRecord {
+    let facts = [EventFacts {
+        loan_id: owner,
+        seq: 1,
+        value_date,
+        event,
+    }];
+    let entry = AuditEntry {
+        event_ids: vec![format!("{owner}:1")],
+        ..entry("append", target)
+    };
+    seal(GENESIS_HASH, 1, &entry, content_hash(&facts), None, None)
+}
+
+#[test]
+fn application_events_are_checked_apart_from_loan_events() {
+    // A loan and an application with the same id: each record is held to its own aggregate.
+    let records = vec![
+        appending("loan/X1", "X1", "2024-01-01", "loan event"),
+        appending("application/X1", "X1", "", "application event"),
+    ];
+    let loan_event = EventRow {
+        loan_id: "X1".into(),
+        seq: 1,
+        value_date: "2024-01-01".into(),
+        event: "loan event".into(),
+    };
+    let application_event = ApplicationEventRow {
+        application_id: "X1".into(),
+        seq: 1,
+        event: "application event".into(),
+    };
+    let ev = Evidence {
+        events: vec![loan_event.clone()],
+        application_events: vec![application_event.clone()],
+        ..evidence(records.clone())
+    };
+    assert!(matches!(verify(&ev, None, None), Ok(Ok(_))));
+    let edited = Evidence {
+        application_events: vec![ApplicationEventRow {
+            event: "edited".into(),
+            ..application_event.clone()
+        }],
+        ..ev.clone()
+    };
+    assert_eq!(break_at(&edited, None), Some(("application:X1".into(), 1)));
+    let missing = Evidence {
+        application_events: vec![],
+        ..ev.clone()
+    };
+    assert_eq!(break_at(&missing, None), Some(("application:X1".into(), 1)));
+    let inserted = Evidence {
+        application_events: vec![
+            application_event.clone(),
+            ApplicationEventRow {
+                seq: 2,
+                ..application_event
+            },
+        ],
+        ..ev.clone()
+    };
+    match verify(&inserted, None, None) {
+        Ok(Err(b)) => assert!(b.reason.contains("X1:2"), "{}", b.reason),
+        other => panic!("{other:?}"),
+    }
+    // The loan's event is not mistaken for the application's.
+    let swapped = Evidence {
+        events: vec![],
+        ..ev
+    };
+    assert_eq!(break_at(&swapped, None), Some(("loan:X1".into(), 1)));
+}
