@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod documents;
 mod idempotency;
 pub mod masking;
 pub mod outbox;
