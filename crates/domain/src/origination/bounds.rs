@@ -311,50 +311,74 @@ impl Bounds {
             let rule = format!("must be less than {MAX_INSTALLMENTS}");
             err("max_moratorium_periods", "moratorium.periods", rule);
         }
-        let (zero, hundred) = (Decimal::ZERO, Decimal::ONE_HUNDRED);
-        let mut percents = Vec::new();
         if let Some(p) = self.max_fee_percent {
-            percents.push(("max_fee_percent", p, zero));
+            let field = format!("{prefix}.max_fee_percent");
+            errors.extend(wire::percent_range(
+                &field,
+                p,
+                Decimal::ZERO,
+                Decimal::ONE_HUNDRED,
+            ));
         }
-        match &self.rate {
-            Some(RatePolicy::Fixed { min, max }) => {
-                percents.push(("rate.min", *min, zero));
-                percents.push(("rate.max", *max, zero));
+        if let Some(rate) = &self.rate {
+            errors.extend(rate.validate(&format!("{prefix}.rate")));
+        }
+        errors
+    }
+}
+
+impl RatePolicy {
+    /// The rate policy's own rules, fields named under `prefix`.
+    pub fn validate(&self, prefix: &str) -> Vec<FieldError> {
+        let (zero, hundred) = (Decimal::ZERO, Decimal::ONE_HUNDRED);
+        let mut errors = Vec::new();
+        let mut percents = Vec::new();
+        match self {
+            RatePolicy::Fixed { min, max } => {
+                percents.push(("min", *min, zero));
+                percents.push(("max", *max, zero));
                 if min > max {
-                    err("rate", "bounds.range", "min must be at most max".into());
+                    errors.push(FieldError::coded(
+                        prefix,
+                        "bounds.range",
+                        "min must be at most max",
+                    ));
                 }
             }
-            Some(RatePolicy::Floating {
+            RatePolicy::Floating {
                 benchmark,
                 benchmark_rate,
                 spread,
                 reset_months,
-            }) => {
+            } => {
                 if benchmark.trim().is_empty() || benchmark.chars().count() > 200 {
-                    let rule = "must be a name of 1 to 200 characters".into();
-                    err("rate.benchmark", "text.empty", rule);
+                    errors.push(FieldError::coded(
+                        format!("{prefix}.benchmark"),
+                        "text.empty",
+                        "must be a name of 1 to 200 characters",
+                    ));
                 }
-                percents.push(("rate.benchmark_rate", *benchmark_rate, zero));
-                percents.push(("rate.spread", *spread, -hundred));
+                percents.push(("benchmark_rate", *benchmark_rate, zero));
+                percents.push(("spread", *spread, -hundred));
                 if !(zero..=hundred).contains(&(*benchmark_rate + *spread)) {
-                    err(
-                        "rate",
+                    errors.push(FieldError::coded(
+                        prefix,
                         "rate.range",
-                        "benchmark plus spread must be between 0 and 100".into(),
-                    );
+                        "benchmark plus spread must be between 0 and 100",
+                    ));
                 }
                 if !(1..=MAX_RESET_MONTHS).contains(reset_months) {
-                    let rule = format!("must be between 1 and {MAX_RESET_MONTHS}");
-                    err("rate.reset_months", "bounds.reset", rule);
+                    errors.push(FieldError::coded(
+                        format!("{prefix}.reset_months"),
+                        "bounds.reset",
+                        format!("must be between 1 and {MAX_RESET_MONTHS}"),
+                    ));
                 }
             }
-            None => {}
         }
         for (field, value, min) in percents {
-            if let Some(e) = wire::percent_range(&format!("{prefix}.{field}"), value, min, hundred)
-            {
-                errors.push(e);
-            }
+            let field = format!("{prefix}.{field}");
+            errors.extend(wire::percent_range(&field, value, min, hundred));
         }
         errors
     }

@@ -67,13 +67,15 @@ pub fn offer(
         return None;
     }
     // The longest tenure the age rule allows (a later maturity is never younger).
-    let n_star = last_true(n_lo, n_hi, |n| search.age_fits(n))?;
+    let n_star = tenure(last_true(n_lo.into(), n_hi.into(), |n| {
+        search.age_fits(tenure(n))
+    })?);
     let (best, _) = search.largest(n_star)?;
     // The shortest tenure that reaches the same principal.
-    let n = first_true(n_lo, n_star, |n| {
-        search.largest(n).is_some_and(|(p, _)| p >= best)
+    let n = first_true(n_lo.into(), n_star.into(), |n| {
+        search.largest(tenure(n)).is_some_and(|(p, _)| p >= best)
     })
-    .unwrap_or(n_star);
+    .map_or(n_star, tenure);
     let (principal, installment_amount) = search.largest(n)?;
     let mut limited_by = search.blockers(principal + search.step, n);
     if n_star < n_hi {
@@ -215,32 +217,30 @@ impl Search<'_> {
         if k_lo > k_hi {
             return None;
         }
-        // Eligibility holds from the smallest loan up to some largest one (the instalment, the
+        // The smallest loan that is valid terms (fixed fees and tranches need a large enough
+        // principal); from it, eligibility holds up to some largest loan (the instalment, the
         // FOIR and the LTV grow with the principal).
-        let emi_lo = self.eligible(k_lo * self.step, n)?;
-        let (mut lo, mut hi, mut emi) = (k_lo, k_hi, emi_lo);
-        while lo < hi {
-            let mid = lo + (hi - lo + 1) / 2;
-            match self.eligible(mid * self.step, n) {
-                Some(e) => {
-                    lo = mid;
-                    emi = e;
-                }
-                None => hi = mid - 1,
-            }
-        }
-        Some((lo * self.step, emi))
+        let step = self.step;
+        let k_first = first_true(k_lo, k_hi, |k| self.candidate(k * step, n).is_some())?;
+        let emi_first = self.eligible(k_first * step, n)?;
+        let k = last_true(k_first, k_hi, |k| self.eligible(k * step, n).is_some())?;
+        let emi = if k == k_first {
+            emi_first
+        } else {
+            self.eligible(k * step, n)?
+        };
+        Some((k * step, emi))
     }
 }
 
 /// The last `n` in `[lo, hi]` for which `f` holds, `f` holding on a prefix.
-fn last_true(lo: u32, hi: u32, f: impl Fn(u32) -> bool) -> Option<u32> {
-    if !f(lo) {
+fn last_true(lo: i64, hi: i64, f: impl Fn(i64) -> bool) -> Option<i64> {
+    if lo > hi || !f(lo) {
         return None;
     }
     let (mut lo, mut hi) = (lo, hi);
     while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
+        let mid = lo + (hi - lo + 1) / 2;
         if f(mid) {
             lo = mid;
         } else {
@@ -251,8 +251,8 @@ fn last_true(lo: u32, hi: u32, f: impl Fn(u32) -> bool) -> Option<u32> {
 }
 
 /// The first `n` in `[lo, hi]` for which `f` holds, `f` holding on a suffix.
-fn first_true(lo: u32, hi: u32, f: impl Fn(u32) -> bool) -> Option<u32> {
-    if !f(hi) {
+fn first_true(lo: i64, hi: i64, f: impl Fn(i64) -> bool) -> Option<i64> {
+    if lo > hi || !f(hi) {
         return None;
     }
     let (mut lo, mut hi) = (lo, hi);
@@ -265,6 +265,11 @@ fn first_true(lo: u32, hi: u32, f: impl Fn(u32) -> bool) -> Option<u32> {
         }
     }
     Some(lo)
+}
+
+/// A tenure from the bisection's `i64`.
+fn tenure(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(0)
 }
 
 /// The stable codes of the rules this module checks, with their meaning.

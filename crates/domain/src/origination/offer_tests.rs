@@ -264,6 +264,8 @@ proptest! {
         step in prop_oneof![Just(None), Just(Some(100_000i64)), Just(Some(50_000i64))],
         collateral in prop_oneof![Just(None), (5_000_000i64..300_000_000).prop_map(Some)],
         birth_year in 1960i16..2000,
+        method in prop_oneof![Just("emi"), Just("flat"), Just("equal_principal")],
+        fee in prop_oneof![Just(None), Just(Some("1.5")), Just(Some("2000.00"))],
     ) {
         let mut p = policy(&foir.to_string(), (min, min + span), (n_min, n_min + n_span));
         p.bounds.amount_step = step;
@@ -272,7 +274,13 @@ proptest! {
         }
         let birth = Some(Date::new(birth_year, 3, 10).unwrap());
         let f = facts(income, income * existing_pct / 100);
-        let b = base("50000", &rate.to_string(), n_min);
+        let mut doc = base("50000", &rate.to_string(), n_min).to_doc();
+        doc.method = serde_json::from_value(serde_json::json!(method)).unwrap();
+        if let Some(fee) = fee {
+            let kind = if fee.contains('.') && fee.len() > 4 { "amount" } else { "percent" };
+            doc.fees = serde_json::from_value(serde_json::json!([{"name": "processing", kind: fee}])).unwrap();
+        }
+        let b = Terms::parse(&doc).unwrap();
         let step = step.unwrap_or(100);
         match offer(&p, &b, &f, collateral, birth) {
             Some(o) => {
@@ -282,10 +290,65 @@ proptest! {
                 prop_assert!(!o.limited_by.is_empty());
             }
             None => {
-                // Not even the smallest loan at the shortest tenure is eligible.
-                let smallest = (min + step - 1) / step * step;
-                prop_assert!(!eligible(&p, &b, &f, smallest, n_min, collateral, birth));
+                // No loan at the shortest tenure is eligible, however large.
+                for k in 0..=8 {
+                    let a = (min + span * k / 8 + step - 1) / step * step;
+                    prop_assert!(!eligible(&p, &b, &f, a, n_min, collateral, birth), "{}", a);
+                }
             }
         }
     }
+}
+
+/// co-lending.md §4: ₹10,00,000 over 60 months at the blended 11.6% has an EMI of ₹22,042.84.
+#[test]
+fn the_reference_loan_is_offered_with_its_emi() {
+    let mut p = policy("50", (1_000_000, 100_000_000), (60, 60));
+    p.bounds.rate = Some(crate::origination::bounds::RatePolicy::Fixed {
+        min: Decimal::from(10),
+        max: Decimal::from(18),
+    });
+    // Income ₹44,085.68: 50% of it is exactly the reference EMI.
+    let f = facts(4_408_568, 0);
+    let o = offer(&p, &base("100000", "11.6", 60), &f, None, None).unwrap();
+    assert_eq!(
+        (o.principal, o.installment_amount),
+        (100_000_000, 2_204_284)
+    );
+    assert_eq!(o.limited_by, vec!["bounds.amount"]);
+    // On ₹44,080.00 the reference EMI is a FOIR of 50.0064%, read as 50.01%: the offer drops by
+    // whole rupees.
+    let o = offer(
+        &p,
+        &base("100000", "11.6", 60),
+        &facts(4_408_000, 0),
+        None,
+        None,
+    )
+    .unwrap();
+    assert!(
+        o.principal < 100_000_000 && o.principal > 99_990_000,
+        "{o:?}"
+    );
+    assert_eq!(
+        o.limited_by,
+        vec!["eligibility.max_foir_percent", "bounds.installments"]
+    );
+}
+
+#[test]
+fn a_fixed_fee_larger_than_the_smallest_loan_does_not_hide_the_offer() {
+    let p = policy("50", (100_000, 100_000_000), (12, 12));
+    let mut doc = base("100000", "12", 12).to_doc();
+    doc.fees =
+        serde_json::from_value(serde_json::json!([{"name": "processing", "amount": "5000.00"}]))
+            .unwrap();
+    let b = Terms::parse(&doc).unwrap();
+    let f = facts(5_000_000, 0);
+    let o = offer(&p, &b, &f, None, None).unwrap();
+    assert!(o.principal > 500_000, "{o:?}");
+    assert!(eligible(&p, &b, &f, o.principal, 12, None, None));
+    assert!(!eligible(&p, &b, &f, o.principal + 100, 12, None, None));
+    // ₹5,000 of fees cannot come out of a ₹1,000 loan.
+    assert!(!eligible(&p, &b, &f, 100_000, 12, None, None));
 }

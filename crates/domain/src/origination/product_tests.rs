@@ -270,6 +270,18 @@ fn each_broken_field_gets_its_code() {
             "colending.partner_id",
             "text.empty",
         ),
+        (
+            "/scorecard/characteristics/0/bands/1/from",
+            json!("710"),
+            "scorecard.characteristics[0].bands[1].from",
+            "scorecard.gap",
+        ),
+        (
+            "/scorecard/characteristics/1/bands/0/points",
+            json!("ten"),
+            "scorecard.characteristics[1].bands[0].points",
+            "json.type",
+        ),
         ("/kfs/lender", json!(""), "kfs.lender", "text.empty"),
         ("/checklist", json!("kyc"), "checklist", "json.type"),
     ];
