@@ -69,6 +69,10 @@ macro_rules! rights {
             ReadAudit = "read_audit": [Auditor],
             CheckpointAudit = "checkpoint_audit": [],
             ManageProducts = "manage_products": [Credit],
+            Originate = "originate": [Credit, Operations],
+            DecideCredit = "decide_credit": [Credit],
+            DecidePartner = "decide_partner": [Partner],
+            Disburse = "disburse": [Operations],
         }
     };
     (@all $( $action:ident = $name:literal : [$($role:ident),*] ),* $(,)?) => {

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod documents;
 mod idempotency;
 pub mod masking;
+pub mod origination;
 pub mod outbox;
 pub mod parties;
 pub mod policy;
@@ -121,6 +122,7 @@ pub struct App {
     policy: ApprovalPolicy,
     clock: Arc<dyn Clock>,
     caches: Caches,
+    connectors: origination::Connectors,
 }
 
 /// What the service keeps in memory to spare the database: a loan's record and terms never
@@ -180,6 +182,7 @@ impl App {
             policy: ApprovalPolicy::default(),
             clock,
             caches: Caches::new(),
+            connectors: origination::Connectors::default(),
         })
     }
 
@@ -190,6 +193,13 @@ impl App {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Replace the connectors origination calls (the bureau, the Account Aggregator, the
+    /// payout rails).
+    pub fn with_connectors(mut self, connectors: origination::Connectors) -> App {
+        self.connectors = connectors;
+        self
     }
 
     /// Replace the maker-checker policy.

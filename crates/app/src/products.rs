@@ -53,6 +53,17 @@ impl App {
         let obj = config
             .as_object()
             .ok_or_else(|| AppError::invalid("config", "must be a JSON object"))?;
+        // The policy beside the template: bounds, rules, scorecard, co-lending, KFS, checklist.
+        loanbook_domain::origination::product::ProductPolicy::from_config(config).map_err(|e| {
+            AppError::Invalid(
+                e.into_iter()
+                    .map(|f| {
+                        let field = format!("config.{}", f.field);
+                        f.at(field)
+                    })
+                    .collect(),
+            )
+        })?;
         let Some(template) = obj.get("terms") else {
             return Ok(());
         };

@@ -45,7 +45,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
-fn report(what: &str, n: usize, elapsed: Duration, mut lat: Vec<Duration>) {
+pub(crate) fn report(what: &str, n: usize, elapsed: Duration, mut lat: Vec<Duration>) {
     lat.sort_unstable();
     println!(
         "{what}: {n} in {:.2} s = {:.0}/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",

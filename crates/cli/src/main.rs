@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod load;
+mod originate;
 mod quote;
 mod replay;
 mod service;
@@ -44,6 +45,9 @@ enum Command {
     BusinessDate(service::BusinessDateCommand),
     /// Drive a running server with payments and reads; report throughput and latency.
     Load(load::LoadArgs),
+    /// Drive a running server with applications from draft to disbursed loan; report
+    /// applications per second and each step's latency.
+    Originate(originate::OriginateArgs),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => service::audit(&cmd),
         Command::BusinessDate(cmd) => service::business_date(&cmd),
         Command::Load(args) => load::run(&args),
+        Command::Originate(args) => originate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

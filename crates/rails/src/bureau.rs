@@ -44,13 +44,13 @@ pub trait Bureau: Send + Sync {
 ///
 /// | PAN digits | e.g. | profile |
 /// |---|---|---|
-/// | `0000` | `ABCDE0000F` | no hit ([`BureauError::NoHit`]) |
-/// | `0001` | `ABCDE0001F` | thin file: one credit card opened 4 months ago, no score |
-/// | `0002` | `ABCDE0002F` | clean, score 780 or more: a personal loan, a car loan and a card, never late |
-/// | `0003` | `ABCDE0003F` | 30+ DPD: score below 700, a personal loan 30 and 60 days late in the last year |
-/// | `0004` | `ABCDE0004F` | written off: score below 550, a loan written off and a settled card |
-/// | `0005` | `ABCDE0005F` | credit hungry: score 650–749, 8 enquiries in the last 6 months |
-/// | `9999` | `ABCDE9999F` | the bureau is down ([`BureauError::Unavailable`]) |
+/// | `0000` | `ABCPE0000F` | no hit ([`BureauError::NoHit`]) |
+/// | `0001` | `ABCPE0001F` | thin file: one credit card opened 4 months ago, no score |
+/// | `0002` | `ABCPE0002F` | clean, score 780 or more: a personal loan, a car loan and a card, never late |
+/// | `0003` | `ABCPE0003F` | 30+ DPD: score below 700, a personal loan 30 and 60 days late in the last year |
+/// | `0004` | `ABCPE0004F` | written off: score below 550, a loan written off and a settled card |
+/// | `0005` | `ABCPE0005F` | credit hungry: score 650–749, 8 enquiries in the last 6 months |
+/// | `9999` | `ABCPE9999F` | the bureau is down ([`BureauError::Unavailable`]) |
 ///
 /// Any other PAN: its SHA-256 hash picks the profile (1 in 10 no hit, 1 in 10 thin, 3 in 10
 /// clean, 2 in 10 credit hungry, 2 in 10 30+ DPD, 1 in 10 written off) and a score inside the
@@ -313,9 +313,9 @@ mod tests {
     #[tokio::test]
     async fn the_documented_profiles() {
         let as_of = Date::constant(2026, 3, 15);
-        assert_eq!(pull("ABCDE0000F").await, Err(BureauError::NoHit));
+        assert_eq!(pull("ABCPE0000F").await, Err(BureauError::NoHit));
         assert!(matches!(
-            pull("ABCDE9999F").await,
+            pull("ABCPE9999F").await,
             Err(BureauError::Unavailable(_))
         ));
         assert!(matches!(
@@ -323,10 +323,10 @@ mod tests {
             Err(BureauError::Refused(_))
         ));
 
-        let thin = pull("ABCDE0001F").await.unwrap();
+        let thin = pull("ABCPE0001F").await.unwrap();
         assert_eq!((thin.score, thin.accounts.len()), (None, 1));
 
-        let clean = pull("ABCDE0002F").await.unwrap();
+        let clean = pull("ABCPE0002F").await.unwrap();
         let s = clean.summary(as_of);
         assert!(clean.score.unwrap() >= 780, "{:?}", clean.score);
         assert_eq!((s.max_dpd_36m, s.open_accounts), (0, 3));
@@ -334,19 +334,19 @@ mod tests {
         assert_eq!(clean.name, "ASHA RAO");
         assert_eq!(clean.accounts[0].reported_on, Date::constant(2026, 2, 28));
 
-        let late = pull("ABCDE0003F").await.unwrap();
+        let late = pull("ABCPE0003F").await.unwrap();
         let s = late.summary(as_of);
         assert!(late.score.unwrap() < 700);
         assert_eq!((s.max_dpd_12m, s.max_dpd_36m), (60, 90));
         assert!(s.overdue > 0);
 
-        let bad = pull("ABCDE0004F").await.unwrap();
+        let bad = pull("ABCPE0004F").await.unwrap();
         let s = bad.summary(as_of);
         assert!(bad.score.unwrap() < 550);
         assert!(s.written_off_or_settled);
         assert_eq!(s.max_dpd_12m, 120);
 
-        let hungry = pull("ABCDE0005F").await.unwrap();
+        let hungry = pull("ABCPE0005F").await.unwrap();
         assert_eq!(hungry.summary(as_of).enquiries_6m, 8);
     }
 

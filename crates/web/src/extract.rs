@@ -67,14 +67,15 @@ pub(crate) fn typed<T: DeserializeOwned>(v: Value) -> Result<T, Problem> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let rule = e.inner().to_string();
         let field = field_of(&e.path().to_string(), &rule);
-        let rule = if rule.starts_with("unknown field") {
-            "is not a field of this request".to_owned()
+        if rule.starts_with("unknown field") {
+            Problem::coded(&field, "field.unknown", "is not a field of this request")
         } else if rule.starts_with("missing field") {
-            "is required".to_owned()
+            Problem::coded(&field, "field.missing", "is required")
         } else {
-            rule
-        };
-        Problem::invalid(&field, &rule)
+            // The domain's reading of a JSON error: `json.type`, `enum.unknown`, `date.format`, …
+            let code = loanbook_domain::terms::FieldError::from_json(&field, e.inner()).code;
+            Problem::coded(&field, code, &rule)
+        }
     })
 }
 

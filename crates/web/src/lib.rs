@@ -35,7 +35,8 @@ use utoipa_scalar::Servable;
 use extract::Caller;
 pub use problem::Problem;
 use routes::{
-    approvals, audit, business_date, commands, health, loans, parties, products, tokens, webhooks,
+    applications, approvals, audit, business_date, commands, health, loans, parties, products,
+    tokens, webhooks,
 };
 
 /// Limits of the HTTP layer.
@@ -91,6 +92,7 @@ type AppState = Arc<Shared>;
         (name = "loans", description = "Book, list and read loans"),
         (name = "commands", description = "Commands on a booked loan"),
         (name = "book", description = "The book's business date"),
+        (name = "applications", description = "Origination: from draft to the disbursement that books the loan"),
         (name = "products"), (name = "parties"), (name = "webhooks"), (name = "approvals"),
         (name = "tokens"), (name = "audit"), (name = "health"),
     )
@@ -120,6 +122,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(loans::loan_events))
         .routes(routes!(loans::foreclosure_quote))
         .merge(commands::router())
+        .merge(applications::router())
         .routes(routes!(
             business_date::business_date,
             business_date::set_business_date

@@ -74,20 +74,45 @@ pub(crate) fn is_json(content_type: &str) -> bool {
     })
 }
 
-/// A body sent to the API (POST, PUT, PATCH) must be JSON and say so: anything else is 415.
+/// `text/csv`, optionally with `charset=utf-8`: an uploaded statement file.
+pub(crate) fn is_csv(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("text/csv")
+        && parts.all(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            })
+        })
+}
+
+/// The routes that take a file instead of JSON: an application's statement upload.
+fn takes_csv(path: &str) -> bool {
+    path.starts_with("/v1/applications/") && path.ends_with("/statements")
+}
+
+/// A body sent to the API (POST, PUT, PATCH) must be JSON and say so (a statement upload:
+/// CSV): anything else is 415.
 pub(crate) async fn json_only(req: Request, next: Next) -> Response {
     let writes = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
     if writes && has_body(req.headers()) {
-        let json = req
+        let csv = takes_csv(req.uri().path());
+        let accepted = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json);
-        if !json {
+            .is_some_and(|t| if csv { is_csv(t) } else { is_json(t) });
+        if !accepted {
+            let rule = if csv {
+                "the body must be the statement file, sent with Content-Type: text/csv"
+            } else {
+                "the body must be JSON, sent with Content-Type: application/json"
+            };
             return Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
-                "the body must be JSON, sent with Content-Type: application/json",
+                rule,
             )
             .into_response();
         }

@@ -29,6 +29,10 @@ pub struct ProblemDoc {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     pub field: String,
+    /// The rule's stable code (`amount.positive`, `pan.format`, …): what a client branches on.
+    #[schema(example = "amount.positive")]
+    pub code: String,
+    /// The rule in English.
     pub rule: String,
 }
 
@@ -115,7 +119,7 @@ pub struct Problem {
     status: StatusCode,
     kind: &'static str,
     detail: String,
-    errors: Vec<(String, String)>,
+    errors: Vec<(String, String, String)>,
     /// Seconds for `Retry-After`: set on any problem a retry may cure (a request still in
     /// progress); 429 and 503 always carry one, 1 unless set.
     retry_after: Option<u64>,
@@ -132,13 +136,19 @@ impl Problem {
         }
     }
 
-    /// Invalid input: 422 naming the field and the rule.
+    /// Invalid input: 422 naming the field and the rule (a rule without a code of its own:
+    /// `invalid`).
     pub fn invalid(field: &str, rule: &str) -> Problem {
+        Problem::coded(field, "invalid", rule)
+    }
+
+    /// Invalid input: 422 naming the field, the rule's code and the rule.
+    pub fn coded(field: &str, code: &str, rule: &str) -> Problem {
         Problem {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             kind: "validation",
             detail: format!("{field}: {rule}"),
-            errors: vec![(field.to_owned(), rule.to_owned())],
+            errors: vec![(field.to_owned(), code.to_owned(), rule.to_owned())],
             retry_after: None,
         }
     }
@@ -160,7 +170,7 @@ impl Problem {
             v["errors"] = self
                 .errors
                 .iter()
-                .map(|(field, rule)| json!({"field": field, "rule": rule}))
+                .map(|(field, code, rule)| json!({"field": field, "code": code, "rule": rule}))
                 .collect();
         }
         if let Some(id) = crate::request_id::current() {
@@ -213,7 +223,10 @@ impl From<AppError> for Problem {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 kind: "validation",
                 detail,
-                errors: errors.into_iter().map(|f| (f.field, f.rule)).collect(),
+                errors: errors
+                    .into_iter()
+                    .map(|f| (f.field, f.code.to_owned(), f.rule))
+                    .collect(),
                 retry_after: None,
             },
             AppError::IdempotencyMismatch { .. } => {

@@ -8,7 +8,8 @@ use loanbook_domain::events::Event;
 use loanbook_domain::loan::{self, Snapshot};
 use loanbook_domain::terms::{FieldError, Terms};
 use loanbook_store::{
-    CommandWrite, Decision, LoanRecord, NewEvent, NewOutbox, NewSnapshot, StoreError,
+    ApplicationAppend, CommandWrite, Decision, LoanRecord, NewEvent, NewOutbox, NewSnapshot,
+    StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -114,6 +115,14 @@ impl App {
                     .collect(),
             )
         })?;
+        // A loan booked under a product keeps the product's bounds, each broken one named.
+        if let (Some(code), Some((_, version))) = (&cmd.product, &product) {
+            let (_, policy) = self.application_product(code, Some(*version)).await?;
+            let broken = policy.bounds.check(&terms);
+            if !broken.is_empty() {
+                return Err(AppError::Invalid(broken));
+            }
+        }
         let mut events = Vec::with_capacity(cmd.events.len());
         let mut errors = Vec::new();
         for (i, doc) in cmd.events.iter().enumerate() {
@@ -232,6 +241,124 @@ impl App {
                 Ok(outcome)
             }
             Err(StoreError::IdempotencyConflict { .. }) => self.after_key_race(p, meta).await,
+            Err(StoreError::Duplicate { what }) => {
+                Err(AppError::Conflict(format!("{what} already exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A loan booked from a sanctioned application: its frozen terms and the application's last
+/// events, which the booking writes in its own transaction.
+pub(crate) struct SanctionedBooking<'a> {
+    pub loan_id: &'a str,
+    pub loan_number: &'a str,
+    pub borrower_id: Option<String>,
+    pub product: (String, i64),
+    pub terms: &'a Terms,
+    /// The hash recorded at sanction: the booked terms must have it.
+    pub terms_hash: &'a str,
+    /// The rail's reference for the payout.
+    pub utr: &'a str,
+    pub application: ApplicationAppend,
+    /// The application's outbox messages, besides the loan's own.
+    pub application_outbox: Vec<NewOutbox>,
+    pub idempotency: Option<loanbook_store::IdempotencyRecord>,
+}
+
+impl App {
+    /// Book the loan of a disbursed application: the sanctioned terms as they are, no events
+    /// before its first day, `loan.booked` and `loan.disbursed` in the outbox, and the
+    /// application's disbursement in the same transaction.
+    pub(crate) async fn book_sanctioned(
+        &self,
+        p: &Principal,
+        meta: &RequestMeta,
+        b: SanctionedBooking<'_>,
+    ) -> Result<(), AppError> {
+        let business_date = self.business_date().await?;
+        // The payout is the loan's first event: its gross first disbursement (fees come off it
+        // as the terms say), referenced by the rail's UTR.
+        let events = vec![Event {
+            date: b.terms.disbursement_date,
+            kind: loanbook_domain::events::EventKind::Disbursement {
+                amount: b.terms.first_disbursement(),
+                reference: Some(b.utr.to_owned()),
+            },
+        }];
+        check_dates(&events, business_date)?;
+        let state = history_state(b.terms, &events, business_date, 0)?;
+        let at = self.now();
+        let record = LoanRecord {
+            id: b.loan_id.to_owned(),
+            book_id: self.book.clone(),
+            loan_number: b.loan_number.to_owned(),
+            borrower_id: b.borrower_id,
+            product_id: Some(b.product.0),
+            product_version: Some(b.product.1),
+            ..frozen(b.terms, &at)
+        };
+        if record.terms_hash != b.terms_hash {
+            return Err(crate::corrupt(format!(
+                "the loan's terms hash {} is not the sanctioned {}",
+                record.terms_hash, b.terms_hash
+            )));
+        }
+        let (_, effects) = loan::replay_with_effects(b.terms, &events, business_date)
+            .map_err(|e| refused(&e, events.len(), 0))?;
+        let currency = b.terms.currency;
+        let mut outbox = booked_messages(b.loan_id, b.loan_number, &events, currency, &effects);
+        let net = loanbook_domain::schedule::repayments(b.terms)
+            .map_err(|e| AppError::invalid("terms", format!("no schedule: {e}")))?
+            .net_disbursed;
+        outbox.push(NewOutbox {
+            id: uuid::Uuid::now_v7().to_string(),
+            loan_id: Some(b.loan_id.to_owned()),
+            topic: "loan.disbursed".into(),
+            payload: json!({
+                "loan_id": b.loan_id,
+                "loan_number": b.loan_number,
+                "application_id": b.application.application_id,
+                "date": b.terms.disbursement_date.to_string(),
+                "utr": b.utr,
+                "net_disbursed": loanbook_domain::money::format_minor(net, 2),
+            })
+            .to_string(),
+        });
+        outbox.extend(b.application_outbox);
+        let write = CommandWrite {
+            snapshot: None,
+            command_id: uuid::Uuid::now_v7().to_string(),
+            at,
+            loan_id: b.loan_id.to_owned(),
+            expected_version: 0,
+            projection: projection(b.loan_id, 1, &state),
+            new_loan: Some(record),
+            events: events
+                .iter()
+                .map(|e| NewEvent {
+                    value_date: e.date.to_string(),
+                    event: e.to_stored_json(currency),
+                })
+                .collect(),
+            audit: self.audit(
+                &p.user.name,
+                "book_loan",
+                &format!("loan/{}", b.loan_id),
+                &meta.digest,
+                vec![format!("{}:1", b.loan_id)],
+            ),
+            outbox,
+            idempotency: b.idempotency,
+            approval: None,
+            application: Some(b.application),
+        };
+        match self.store.commit(&write).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::VersionConflict { .. }) => Err(AppError::Conflict(
+                "the application changed meanwhile: read it again".into(),
+            )),
             Err(StoreError::Duplicate { what }) => {
                 Err(AppError::Conflict(format!("{what} already exists")))
             }

@@ -20,6 +20,7 @@ pub mod statement;
 /// Every origination module's table of rule codes (see [`crate::terms::RULES`] for the terms').
 pub const RULE_TABLES: &[&[(&str, &str)]] = &[
     application::RULES,
+    application::draft::RULES,
     bounds::RULES,
     bureau::RULES,
     decision::RULES,

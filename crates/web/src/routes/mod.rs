@@ -1,6 +1,7 @@
 //! The API's routes, one module per resource. Every handler carries its OpenAPI description,
 //! so the document served at `/openapi.json` is derived from the handlers and the app's types.
 
+pub(crate) mod applications;
 pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod business_date;

@@ -1,4 +1,0 @@
-//! application
-
-/// The stable codes of the rules this module checks, with their meaning.
-pub const RULES: &[(&str, &str)] = &[];
