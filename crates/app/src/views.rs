@@ -169,6 +169,8 @@ pub struct LoanView {
     pub product_id: Option<String>,
     pub product_version: Option<i64>,
     pub borrower_id: Option<String>,
+    /// The application the loan was booked from, when origination booked it.
+    pub application_id: Option<String>,
     pub version: i64,
     pub state: crate::state_view::LoanStateView,
 }

@@ -20,6 +20,9 @@ pub struct LoanRecord {
     pub terms_hash: String,
     pub partner_ids: Vec<String>,
     pub created_at: String,
+    /// The application the loan was booked from, when origination booked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
 }
 
 /// An event to append: its value date and its JSON document.

@@ -129,6 +129,7 @@ fn disbursement(loan: &str, app: &str, app_version: i64) -> CommandWrite {
             ),
             partner_ids: vec![],
             created_at: "2024-02-01T11:00:00Z".into(),
+            application_id: None,
         }),
         events: vec![NewEvent {
             value_date: "2024-02-01".into(),

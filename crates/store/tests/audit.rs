@@ -84,6 +84,7 @@ async fn history(s: &Arc<dyn Store>) {
             terms_hash: terms_digest(TERMS),
             partner_ids: vec![],
             created_at: "2024-01-01T09:00:00Z".into(),
+            application_id: None,
         }),
         events: vec![NewEvent {
             value_date: "2024-01-01".into(),

@@ -75,6 +75,7 @@ fn book(loan: &str, number: &str, partners: &[&str]) -> CommandWrite {
             terms_hash: "cd".repeat(32),
             partner_ids: partners.iter().map(|p| (*p).to_owned()).collect(),
             created_at: "2024-01-01T09:00:00Z".into(),
+            application_id: None,
         }),
         events: vec![NewEvent {
             value_date: "2024-01-01".into(),

@@ -44,6 +44,7 @@ fn command(version: i64, snapshot: Option<(i64, &str)>) -> CommandWrite {
             terms_hash: terms_digest(TERMS),
             partner_ids: vec![],
             created_at: "2024-01-01T00:00:00Z".into(),
+            application_id: None,
         }),
         events: vec![NewEvent {
             value_date: day.clone(),

@@ -333,20 +333,3 @@ pub(crate) fn lapse_events(
     }
     Ok(events)
 }
-
-/// The stable codes of the rules this module checks.
-pub const RULES: &[(&str, &str)] = &[
-    (
-        "decision.own_application",
-        "Nobody decides an application they made",
-    ),
-    (
-        "decision.second_approver",
-        "An approval above the product's limit needs a second, different officer",
-    ),
-    (
-        "partner.not_waiting",
-        "The application is not waiting for a partner's decision",
-    ),
-    ("partner.window", "The partner's decision window"),
-];

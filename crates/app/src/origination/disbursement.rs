@@ -363,23 +363,3 @@ impl App {
         Ok(outcome)
     }
 }
-
-/// The stable codes of the rules this module checks.
-pub const RULES: &[(&str, &str)] = &[
-    (
-        "payout.in_flight",
-        "A payout is in flight: reconcile it first",
-    ),
-    (
-        "payout.not_in_flight",
-        "There is no payout in flight to reconcile",
-    ),
-    (
-        "checklist.incomplete",
-        "Items of the product's disbursement checklist are not done",
-    ),
-    (
-        "disbursement.date",
-        "The loan is disbursed on its sanctioned disbursement date",
-    ),
-];

@@ -276,3 +276,97 @@ impl App {
         .await
     }
 }
+
+/// The stable codes of the rules origination's use cases check, beside the domain's
+/// (`loanbook_domain::terms::rules::meaning` knows those).
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "application.number",
+        "An application number is 1 to 64 letters, digits, /, _ or -",
+    ),
+    (
+        "application.not_expired",
+        "Only a sanction whose KFS validity passed unaccepted expires",
+    ),
+    (
+        "consent.missing",
+        "The applicant has not consented to what the step needs",
+    ),
+    (
+        "statement.unreadable",
+        "The statement file is empty, too large or in no known layout",
+    ),
+    (
+        "decision.own_application",
+        "Nobody decides an application they made",
+    ),
+    (
+        "decision.second_approver",
+        "An approval above the product's limit needs a second, different officer",
+    ),
+    (
+        "partner.not_waiting",
+        "The application is not waiting for a partner's decision",
+    ),
+    (
+        "partner.window",
+        "The partner decides only within its window",
+    ),
+    (
+        "kfs.expired",
+        "The KFS can no longer be accepted: its validity passed",
+    ),
+    (
+        "payout.in_flight",
+        "A payout is in flight: reconcile it first",
+    ),
+    (
+        "payout.not_in_flight",
+        "There is no payout in flight to reconcile",
+    ),
+    (
+        "checklist.incomplete",
+        "Items of the product's disbursement checklist are not done",
+    ),
+    (
+        "disbursement.date",
+        "The loan is disbursed on its sanctioned disbursement date",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    /// Every code origination's use cases refuse with has a meaning, here or in the domain.
+    #[test]
+    fn every_code_has_a_meaning() {
+        let sources = [
+            include_str!("assessing.rs"),
+            include_str!("deciding.rs"),
+            include_str!("disbursement.rs"),
+            include_str!("drafting.rs"),
+            include_str!("gathering.rs"),
+            include_str!("sanction.rs"),
+        ];
+        let mut seen = 0;
+        for text in sources {
+            for call in ["FieldError::coded(", "refused("] {
+                for (at, _) in text.match_indices(call) {
+                    let rest = &text[at + call.len()..];
+                    let args: String = rest.chars().take(200).collect();
+                    let Some(code) = args.split('"').skip(1).step_by(2).find(|t| {
+                        t.contains('.')
+                            && t.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b"._".contains(&b))
+                    }) else {
+                        continue;
+                    };
+                    let known = super::RULES.iter().any(|(c, _)| *c == code)
+                        || loanbook_domain::terms::rules::meaning(code).is_some();
+                    assert!(known, "code `{code}` has no meaning");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 15, "only {seen} coded refusals found");
+    }
+}

@@ -52,6 +52,7 @@ pub enum KfsFormat {
 #[into_params(parameter_in = Query)]
 pub struct KfsQuery {
     /// `json` (the default), `html` or `pdf`.
+    #[param(inline)]
     pub format: Option<KfsFormat>,
 }
 

@@ -297,6 +297,7 @@ impl App {
             borrower_id: b.borrower_id,
             product_id: Some(b.product.0),
             product_version: Some(b.product.1),
+            application_id: Some(b.application.application_id.clone()),
             ..frozen(b.terms, &at)
         };
         if record.terms_hash != b.terms_hash {
@@ -429,5 +430,6 @@ fn frozen(terms: &Terms, at: &str) -> LoanRecord {
         terms: terms_json,
         partner_ids: terms.partners.iter().map(|p| p.id.clone()).collect(),
         created_at: at.to_owned(),
+        application_id: None,
     }
 }

@@ -132,6 +132,7 @@ impl App {
             product_id: record.product_id.clone(),
             product_version: record.product_version,
             borrower_id: record.borrower_id.clone(),
+            application_id: record.application_id.clone(),
             version,
             state: state_doc(&state, true)?,
         })

@@ -78,8 +78,8 @@ macro_rules! command_sql {
                 }
                 let Some(loan) = &w.new_loan else { return Ok(()) };
                 sqlx::query(
-                    "INSERT INTO loans (id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO loans (id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at, application_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&loan.id)
                 .bind(&loan.book_id)
@@ -90,6 +90,7 @@ macro_rules! command_sql {
                 .bind(&loan.terms)
                 .bind(&loan.terms_hash)
                 .bind(&loan.created_at)
+                .bind(&loan.application_id)
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| {

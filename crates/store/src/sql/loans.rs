@@ -20,6 +20,7 @@ struct LoanRow {
     terms: String,
     terms_hash: String,
     created_at: String,
+    application_id: Option<String>,
     /// The partner ids joined by [`SEPARATOR`], in order; `None` for none.
     partners: Option<String>,
 }
@@ -86,7 +87,7 @@ macro_rules! sql_loans {
 
             async fn loan(&self, id: &str) -> Result<Option<LoanRecord>, StoreError> {
                 let row: Option<LoanRow> = sqlx::query_as(concat!(
-                    "SELECT id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at, ",
+                    "SELECT id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at, application_id, ",
                     $partners,
                     " AS partners FROM loans l WHERE id = $1"
                 ))
@@ -105,6 +106,7 @@ macro_rules! sql_loans {
                     terms_hash: r.terms_hash,
                     partner_ids: split_joined(r.partners),
                     created_at: r.created_at,
+                    application_id: r.application_id,
                 }))
             }
 
