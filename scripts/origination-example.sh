@@ -23,8 +23,9 @@ post() { # token path body
 show() { python3 -c "import json,sys; d=json.load(sys.stdin); print(json.dumps(eval(sys.argv[1], {'d': d}), indent=1, ensure_ascii=False))" "$1"; }
 
 echo "## product PL (held for a second user's approval, approved by cara)"
-approval="$(post "$admin" /v1/products "{\"code\": \"PL\", \"name\": \"Personal loan\", \"config\": $(python3 -c 'import json; print(json.dumps(json.load(open("docs/examples/personal-loan-product.json"))))')}" | show 'd["approval"]["id"]' | tr -d '"')"
-post "$credit" "/v1/approvals/$approval/approve" '{}' | show '{"status": d["approval"]["status"]}'
+made="$(post "$admin" /v1/products "{\"code\": \"PL\", \"name\": \"Personal loan\", \"config\": $(python3 -c 'import json; print(json.dumps(json.load(open("docs/examples/personal-loan-product.json"))))')}")"
+approval="$(echo "$made" | show 'd["approval"]["id"]' | tr -d '"')"
+post "$credit" "/v1/approvals/$approval/approve" '{}' | show '{k: d[k] for k in ("code", "version") if k in d}'
 
 echo "## open"
 id="$(post "$ops" /v1/applications "$(cat docs/examples/application.json)" | show 'd["id"]' | tr -d '"')"

@@ -22,6 +22,10 @@ pub struct OriginateArgs {
     /// API token (admin: it creates the product it originates under).
     #[arg(long, env = "LOANBOOK_TOKEN")]
     token: String,
+    /// A second user's token (credit) to approve the product when the server holds product
+    /// changes for approval.
+    #[arg(long, env = "LOANBOOK_CHECKER_TOKEN")]
+    checker_token: Option<String>,
     /// Applications to take from draft to disbursed loan.
     #[arg(long, default_value_t = 1_000)]
     applications: usize,
@@ -153,12 +157,20 @@ async fn drive(args: &OriginateArgs) -> anyhow::Result<()> {
     });
     let run = jiff::Timestamp::now().as_millisecond();
     let code = format!("BENCH{}", run % 1_000_000);
-    c.send(
-        reqwest::Method::POST,
-        "/v1/products",
-        Some(json!({"code": code, "name": "Benchmark personal loan", "config": product_config()})),
-    )
-    .await?;
+    let body = json!({"code": code, "name": "Benchmark personal loan", "config": product_config()});
+    let made = c.send(reqwest::Method::POST, "/v1/products", Some(body)).await?;
+    if let Some(approval) = made["approval"]["id"].as_str() {
+        let checker = Client {
+            http: c.http.clone(),
+            url: c.url.clone(),
+            token: args
+                .checker_token
+                .clone()
+                .context("the product is held for approval: give --checker-token")?,
+        };
+        let path = format!("/v1/approvals/{approval}/approve");
+        checker.send(reqwest::Method::POST, &path, Some(json!({}))).await?;
+    }
     let next = Arc::new(AtomicUsize::new(0));
     let t = Instant::now();
     let mut workers = Vec::new();

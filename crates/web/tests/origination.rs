@@ -15,6 +15,7 @@ on_both!(
     kfs_expiry,
     partner_approval_and_its_lapse,
     payout_failure_and_unknown_result,
+    account_aggregator_data_and_partner_rules,
     a_product_change_after_sanction
 );
 
@@ -751,4 +752,58 @@ async fn a_product_change_after_sanction(s: Server) {
         .await;
     let (_, a) = s.get(&f.ops, &format!("/v1/applications/{id2}")).await;
     assert_eq!(a["product_version"], 2);
+}
+
+async fn account_aggregator_data_and_partner_rules(s: Server) {
+    // The partner's own rules ask for a score the applicant does not have: it is declined for
+    // the partner at once, and the loan goes ahead on the originator's book.
+    let mut c = colending("book_fully");
+    c["colending"]["rules"] = json!({"min_bureau_score": 900});
+    let f = Flow::new(&s, "CLR", c).await;
+    let mut d = draft("ABCPE0002F", "200000.00", "50100012345671");
+    d["consents"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"purpose": "account_aggregator", "given_at": "2025-06-30T10:05:00+05:30", "channel": "app"}));
+    let id = f.open("APP-14", "CLR", d).await;
+    f.step(&id, "submit", json!({})).await;
+    f.step(&id, "bureau", json!({})).await;
+    // Bank data through the Account Aggregator: the consent is recorded with the data.
+    let b = f
+        .step(
+            &id,
+            "account-aggregator",
+            json!({"handle": "9876543210@finvu", "from": "2025-01-01", "to": "2025-06-30"}),
+        )
+        .await;
+    let bank = &b["application"]["bank"][0];
+    assert_eq!(bank["source"]["kind"], "account_aggregator", "{bank}");
+    assert_eq!(bank["source"]["purpose_code"], "105");
+    assert_eq!(bank["source"]["data_life_days"], 30);
+    assert!(bank["transactions"].as_u64().unwrap() > 0);
+    assert_eq!(bank["analysis"]["salary_detected"], true, "{bank}");
+    let b = f.step(&id, "assess", json!({})).await;
+    assert_eq!(b["status"], "approved", "{}", b["application"]["assessment"]);
+    let partner = &b["application"]["partner"];
+    assert_eq!(partner["outcome"], "declined", "{partner}");
+    assert_eq!(partner["reasons"][0], "eligibility.min_bureau_score");
+    assert_eq!(partner["act"]["by"], "partner rules");
+    assert_eq!(b["queue"], Value::Null);
+    let b = f.sanction_and_accept(&id).await;
+    assert_eq!(b["application"]["sanction"]["kfs"]["co_lending"], Value::Null);
+    // Without the consent, no fetch.
+    let id = f
+        .open("APP-15", "CLR", draft("ABCPE0002F", "200000.00", "50100012345671"))
+        .await;
+    f.step(&id, "submit", json!({})).await;
+    let (st, b) = f
+        .step_as(
+            &f.ops,
+            &id,
+            "account-aggregator",
+            json!({"handle": "9876543210@finvu", "from": "2025-01-01", "to": "2025-06-30"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["code"], "consent.missing");
 }

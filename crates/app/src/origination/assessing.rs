@@ -64,6 +64,7 @@ impl App {
                 applicant_dob(&l.app),
             );
             let approved = assessment.outcome == Outcome::Approve;
+            let facts_for_partner = facts.clone();
             let mut events = vec![ApplicationEvent::Assessed {
                 act: act.clone(),
                 facts,
@@ -71,7 +72,7 @@ impl App {
                 offer,
             }];
             if approved {
-                events.extend(partner_request(&policy, &act));
+                events.extend(partner_request(&policy, &act, &facts_for_partner));
             }
             Ok((l, Change::new("assess_application", events)))
         })
@@ -126,22 +127,61 @@ impl App {
     }
 }
 
+/// Who declines for the partner when its own rules do.
+pub const PARTNER_RULES: &str = "partner rules";
+
 /// The co-lending partner's window, opened when an application is approved under a product
-/// that co-lends.
-pub(crate) fn partner_request(policy: &ProductPolicy, act: &Act) -> Option<ApplicationEvent> {
-    let c = policy.colending.as_ref()?;
+/// that co-lends. The partner's own rules run on the facts at once: an application that breaks
+/// one is declined for the partner, and the product's fallback applies (book fully: the
+/// application goes on without the partner; decline: it expires).
+pub(crate) fn partner_request(
+    policy: &ProductPolicy,
+    act: &Act,
+    facts: &Facts,
+) -> Vec<ApplicationEvent> {
+    let Some(c) = policy.colending.as_ref() else {
+        return Vec::new();
+    };
     let decide_by = act
         .on
         .checked_add(jiff::Span::new().days(i64::from(c.decision_days)))
         .unwrap_or(act.on);
-    Some(ApplicationEvent::PartnerRequested {
+    let mut events = vec![ApplicationEvent::PartnerRequested {
         act: act.clone(),
         window: PartnerWindow {
             partner_id: c.partner_id.clone(),
             decide_by,
             on_timeout: c.on_timeout,
         },
-    })
+    }];
+    let failed: Vec<String> = c
+        .rules
+        .as_ref()
+        .map(|r| r.evaluate(facts))
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.code())
+        .collect();
+    if !failed.is_empty() {
+        let rules = Act {
+            by: PARTNER_RULES.to_owned(),
+            ..act.clone()
+        };
+        events.push(ApplicationEvent::PartnerDecided {
+            act: rules,
+            partner_id: c.partner_id.clone(),
+            approved: false,
+            reasons: failed,
+        });
+        if c.on_timeout == loanbook_domain::origination::product::OnTimeout::Decline {
+            events.push(ApplicationEvent::Expired {
+                act: act.clone(),
+                reason: "the co-lending partner's rules declined it and the product books only co-lent loans".into(),
+            });
+        }
+    }
+    events
 }
 
 fn applicant_dob(app: &Application) -> Option<Date> {

@@ -168,9 +168,13 @@ impl App {
             let (_, policy) = self
                 .application_product(&l.app.product, Some(l.app.product_version))
                 .await?;
+            let mut facts = None;
             let decision = match cmd {
                 DecideCredit::Approve { terms } => {
-                    self.credit_approval(&l.app, &policy, terms, &act).await?
+                    let (decision, approved) =
+                        self.credit_approval(&l.app, &policy, terms, &act).await?;
+                    facts = Some(super::assessing::facts(&l.app, &approved, act.on)?);
+                    decision
                 }
                 DecideCredit::Reject { reasons } => CreditDecision::Reject {
                     reasons: reasons.clone(),
@@ -184,8 +188,8 @@ impl App {
                 act: act.clone(),
                 decision,
             }];
-            if is_final {
-                events.extend(partner_request(&policy, &act));
+            if let (true, Some(facts)) = (is_final, &facts) {
+                events.extend(partner_request(&policy, &act, facts));
             }
             Ok((l, Change::new("decide_credit", events)))
         })
@@ -200,7 +204,7 @@ impl App {
         policy: &loanbook_domain::origination::product::ProductPolicy,
         change: &TermsChange,
         act: &Act,
-    ) -> Result<CreditDecision, AppError> {
+    ) -> Result<(CreditDecision, loanbook_domain::terms::Terms), AppError> {
         let pending = app.pending_approvals();
         if pending.iter().any(|d| d.act.by == act.by) {
             return Err(refused(
@@ -225,10 +229,11 @@ impl App {
         let limit = policy.approval.second_approver_above;
         let needs_two = limit.is_some_and(|l| terms.principal > l);
         let is_final = !needs_two || !pending.is_empty();
-        Ok(CreditDecision::Approve {
+        let decision = CreditDecision::Approve {
             terms: change.clone(),
             is_final,
-        })
+        };
+        Ok((decision, terms))
     }
 
     /// The co-lending partner decides an approved application sent to it, within its window.

@@ -90,6 +90,11 @@ pub struct ColendingArrangement {
     #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 15, example = 15))]
     pub decision_days: u32,
     pub on_timeout: OnTimeout,
+    /// The partner's own eligibility rules, run on the application's facts when it is sent to
+    /// the partner: an application that breaks one is declined for the partner at once (and the
+    /// fallback applies), one that passes waits for the partner's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<super::eligibility::Eligibility>,
 }
 
 /// What happens to a loan the partner has not decided on within its window.
@@ -219,6 +224,9 @@ impl ColendingArrangement {
             Decimal::ONE_HUNDRED,
         ) {
             errors.push(e);
+        }
+        if let Some(r) = &self.rules {
+            errors.extend(r.validate(&format!("{prefix}.rules")));
         }
         if !(1..=MAX_DECISION_DAYS).contains(&self.decision_days) {
             errors.push(FieldError::coded(
