@@ -158,7 +158,9 @@ async fn drive(args: &OriginateArgs) -> anyhow::Result<()> {
     let run = jiff::Timestamp::now().as_millisecond();
     let code = format!("BENCH{}", run % 1_000_000);
     let body = json!({"code": code, "name": "Benchmark personal loan", "config": product_config()});
-    let made = c.send(reqwest::Method::POST, "/v1/products", Some(body)).await?;
+    let made = c
+        .send(reqwest::Method::POST, "/v1/products", Some(body))
+        .await?;
     if let Some(approval) = made["approval"]["id"].as_str() {
         let checker = Client {
             http: c.http.clone(),
@@ -169,7 +171,9 @@ async fn drive(args: &OriginateArgs) -> anyhow::Result<()> {
                 .context("the product is held for approval: give --checker-token")?,
         };
         let path = format!("/v1/approvals/{approval}/approve");
-        checker.send(reqwest::Method::POST, &path, Some(json!({}))).await?;
+        checker
+            .send(reqwest::Method::POST, &path, Some(json!({})))
+            .await?;
     }
     let next = Arc::new(AtomicUsize::new(0));
     let t = Instant::now();

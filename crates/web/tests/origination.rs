@@ -778,22 +778,33 @@ async fn account_aggregator_data_and_partner_rules(s: Server) {
         .await;
     let bank = &b["application"]["bank"][0];
     assert_eq!(bank["source"]["kind"], "account_aggregator", "{bank}");
-    assert_eq!(bank["source"]["purpose_code"], "105");
+    assert_eq!(bank["source"]["purpose_code"], "103");
     assert_eq!(bank["source"]["data_life_days"], 30);
     assert!(bank["transactions"].as_u64().unwrap() > 0);
     assert_eq!(bank["analysis"]["salary_detected"], true, "{bank}");
     let b = f.step(&id, "assess", json!({})).await;
-    assert_eq!(b["status"], "approved", "{}", b["application"]["assessment"]);
+    assert_eq!(
+        b["status"], "approved",
+        "{}",
+        b["application"]["assessment"]
+    );
     let partner = &b["application"]["partner"];
     assert_eq!(partner["outcome"], "declined", "{partner}");
     assert_eq!(partner["reasons"][0], "eligibility.min_bureau_score");
     assert_eq!(partner["act"]["by"], "partner rules");
     assert_eq!(b["queue"], Value::Null);
     let b = f.sanction_and_accept(&id).await;
-    assert_eq!(b["application"]["sanction"]["kfs"]["co_lending"], Value::Null);
+    assert_eq!(
+        b["application"]["sanction"]["kfs"]["co_lending"],
+        Value::Null
+    );
     // Without the consent, no fetch.
     let id = f
-        .open("APP-15", "CLR", draft("ABCPE0002F", "200000.00", "50100012345671"))
+        .open(
+            "APP-15",
+            "CLR",
+            draft("ABCPE0002F", "200000.00", "50100012345671"),
+        )
         .await;
     f.step(&id, "submit", json!({})).await;
     let (st, b) = f

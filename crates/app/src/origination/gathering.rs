@@ -274,8 +274,9 @@ impl App {
         }
         let aa = &self.connectors.account_aggregator;
         let request = ConsentRequest {
-            // 105: an explicit one-time consent for the accounts (ReBIT purpose codes).
-            purpose_code: "105".into(),
+            // 103, one-time: what lenders use for underwriting (Sahamati's consent templates);
+            // its fair-use limits allow 14 months of data kept 31 days.
+            purpose_code: "103".into(),
             fi_types: vec!["DEPOSIT".into()],
             from: cmd.from,
             to: cmd.to,
