@@ -22,6 +22,8 @@ fn settings() -> KfsSettings {
             email: "grievance@example.in".into(),
         },
         recovery_agents: false,
+        may_be_transferred: false,
+        service_providers: vec![],
         policy_url: None,
     }
 }

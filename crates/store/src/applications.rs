@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{AuditEntry, Decision, IdempotencyRecord, NewOutbox, StoreError};
+use crate::{AuditEntry, Decision, IdempotencyRecord, NewOutbox, Party, StoreError};
 
 /// An application's projection: what queries, lists and queues read. Derived from its events,
 /// rebuildable.
@@ -85,6 +85,8 @@ pub struct ApplicationWrite {
     pub idempotency: Option<IdempotencyRecord>,
     /// The approval this command carries out, marked approved in the same transaction.
     pub approval: Option<Decision>,
+    /// Parties the command records (a submission's people), each with its audit record.
+    pub parties: Vec<(Party, AuditEntry)>,
 }
 
 /// Filters for listing applications, newest id last, with keyset pagination on the id.

@@ -74,6 +74,7 @@ fn write(append: ApplicationAppend) -> ApplicationWrite {
         outbox: vec![],
         idempotency: None,
         approval: None,
+        parties: vec![],
     }
 }
 

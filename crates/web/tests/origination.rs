@@ -752,6 +752,39 @@ async fn a_product_change_after_sanction(s: Server) {
         .await;
     let (_, a) = s.get(&f.ops, &format!("/v1/applications/{id2}")).await;
     assert_eq!(a["product_version"], 2);
+
+    // A product priced off a benchmark: the rate is its rate plus the spread, and the KFS says
+    // it floats, with the effect of a 25 bp rise.
+    let mut c = config();
+    c["bounds"]["rate"] = json!({"type": "floating", "benchmark": "repo", "benchmark_rate": "5.5",
+        "spread": "8.5", "reset_months": 3});
+    product(
+        &s,
+        &f.credit,
+        "/v1/products",
+        json!({"code": "FL", "name": "Floating", "config": c}),
+    )
+    .await;
+    let id3 = f
+        .open(
+            "APP-16",
+            "FL",
+            draft("ABCPE0002F", "200000.00", "50100012345671"),
+        )
+        .await;
+    assert_eq!(f.assess(&id3).await["status"], "approved");
+    let (st, b) = f.step_as(&f.credit, &id3, "sanction", json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let rate = &b["application"]["sanction"]["kfs"]["interest_rate"];
+    assert_eq!(rate["rate_type"], "floating", "{rate}");
+    assert_eq!(rate["annual_rate"], "14");
+    assert_eq!(rate["floating"]["benchmark"], "repo");
+    assert!(
+        rate["floating"]["installment_at_plus_25bp"]
+            .as_str()
+            .unwrap()
+            > "6835.53"
+    );
 }
 
 async fn account_aggregator_data_and_partner_rules(s: Server) {

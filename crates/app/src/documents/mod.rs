@@ -328,6 +328,16 @@ fn part2(k: &KeyFacts) -> Section {
                 "Nodal grievance redressal officer",
                 format!("{}, {}, {}", officer.name, officer.phone, officer.email),
             ),
+            row(
+                "4",
+                "Transfer to other lenders or securitisation",
+                if s.may_be_transferred {
+                    "Yes: the loan may be transferred or securitised"
+                } else {
+                    "No"
+                }
+                .to_owned(),
+            ),
             row("5", "Co-lending", colending),
             row(
                 "6",
@@ -336,6 +346,19 @@ fn part2(k: &KeyFacts) -> Section {
                     "{} days: exit by paying the principal and the proportionate APR, without penalty",
                     s.cooling_off_days
                 ),
+            ),
+            row(
+                "6(ii)",
+                "Lending service providers acting as recovery agents",
+                if s.service_providers.is_empty() {
+                    "None".to_owned()
+                } else {
+                    s.service_providers
+                        .iter()
+                        .map(|p| format!("{} ({}): {}", p.name, p.role, p.contact))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                },
             ),
         ],
     }

@@ -28,6 +28,8 @@ pub(crate) fn kfs(installments: u32, borrower: &str) -> KeyFacts {
             email: "grievance@example.in".into(),
         },
         recovery_agents: true,
+        may_be_transferred: false,
+        service_providers: vec![],
         policy_url: Some("https://example.in/policies".into()),
     };
     let issue = KfsIssue {
@@ -154,4 +156,21 @@ fn pdf_schedule_takes_as_many_pages_as_it_needs() {
 fn pdf_text_keeps_to_the_builtin_fonts() {
     assert_eq!(pdf_text("₹1,23,456.78"), "Rs. 1,23,456.78");
     assert_eq!(pdf_text("Zoë – आशा"), "Zoë - ???");
+}
+
+#[test]
+fn part_two_names_transfers_and_service_providers() {
+    let mut k = kfs(24, "Asha Rao");
+    let html = kfs_html(&k);
+    assert!(html.contains("Transfer to other lenders or securitisation"));
+    assert!(html.contains("Lending service providers acting as recovery agents"));
+    k.settings.may_be_transferred = true;
+    k.settings.service_providers = vec![loanbook_domain::origination::kfs::ServiceProvider {
+        name: "Recovery Partners Pvt Ltd".into(),
+        role: "recovery".into(),
+        contact: "+918000000001".into(),
+    }];
+    let html = kfs_html(&k);
+    assert!(html.contains("Yes: the loan may be transferred or securitised"));
+    assert!(html.contains("Recovery Partners Pvt Ltd (recovery): +918000000001"));
 }

@@ -180,6 +180,7 @@ impl App {
             errors.extend(d.check(act.on));
             invalid(errors)?;
             let mut parties = Vec::new();
+            let mut records = Vec::new();
             let people = std::iter::once(("applicant".to_owned(), &d.applicant, "borrower"))
                 .chain(
                     d.co_applicants
@@ -193,32 +194,34 @@ impl App {
                         .enumerate()
                         .map(|(i, x)| (format!("guarantors[{i}]"), x, "guarantor")),
                 );
-            if !meta.dry_run {
-                for (role, person, kind) in people {
-                    let party = Party {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        book_id: self.book.clone(),
-                        kind: kind.to_owned(),
-                        name: person.name.clone().unwrap_or_default(),
-                        details: serde_json::to_string(person).unwrap_or_default(),
-                        created_at: act.at.clone(),
-                    };
-                    let audit = self.audit(
-                        &p.user.name,
-                        "create_party",
-                        &format!("party/{}", party.id),
-                        &meta.digest,
-                        vec![],
-                    );
-                    self.store.create_party(&party, &audit, None).await?;
-                    parties.push(PartyLink {
-                        role,
-                        party_id: party.id,
-                    });
-                }
+            // Each person becomes a party in the submission's own write.
+            for (role, person, kind) in people {
+                let party = Party {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    book_id: self.book.clone(),
+                    kind: kind.to_owned(),
+                    name: person.name.clone().unwrap_or_default(),
+                    details: serde_json::to_string(person)
+                        .map_err(|e| crate::corrupt(format!("party details: {e}")))?,
+                    created_at: act.at.clone(),
+                };
+                let audit = self.audit(
+                    &p.user.name,
+                    "create_party",
+                    &format!("party/{}", party.id),
+                    &meta.digest,
+                    vec![],
+                );
+                parties.push(PartyLink {
+                    role,
+                    party_id: party.id.clone(),
+                });
+                records.push((party, audit));
             }
             let e = ApplicationEvent::Submitted { act, parties };
-            Ok((l, Change::new("submit_application", vec![e])))
+            let mut change = Change::new("submit_application", vec![e]);
+            change.parties = records;
+            Ok((l, change))
         })
         .await
     }

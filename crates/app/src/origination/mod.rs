@@ -27,8 +27,8 @@ use loanbook_rails::aa::{AccountAggregator, SimulatedAa};
 use loanbook_rails::bureau::{Bureau, SimulatedBureau};
 use loanbook_rails::payout::{Payouts, SimulatedPayouts};
 use loanbook_store::{
-    ApplicationAppend, ApplicationRecord, ApplicationWrite, NewApplication, NewOutbox,
-    ProductVersion, StoreError,
+    ApplicationAppend, ApplicationRecord, ApplicationWrite, AuditEntry, NewApplication, NewOutbox,
+    Party, ProductVersion, StoreError,
 };
 use serde_json::json;
 
@@ -68,6 +68,8 @@ pub(crate) struct Change {
     pub events: Vec<ApplicationEvent>,
     /// Outbox topics with their payloads, besides `application.{event}` for each event.
     pub messages: Vec<(String, serde_json::Value)>,
+    /// Parties recorded with the change (a submission's people), each with its audit record.
+    pub parties: Vec<(Party, AuditEntry)>,
 }
 
 impl Change {
@@ -76,6 +78,7 @@ impl Change {
             action,
             events,
             messages: Vec::new(),
+            parties: Vec::new(),
         }
     }
 }
@@ -251,6 +254,7 @@ impl App {
             outbox,
             idempotency: None,
             approval: None,
+            parties: change.parties,
         };
         Ok((write, view))
     }

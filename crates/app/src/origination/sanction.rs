@@ -3,6 +3,7 @@
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::origination::application::{ApplicationEvent, Channel, Step};
+use loanbook_domain::origination::bounds::RatePolicy;
 use loanbook_domain::origination::kfs::{KeyFacts, KfsIssue};
 use loanbook_domain::terms::{FieldError, Partner, Split, Terms};
 use rust_decimal::Decimal;
@@ -141,6 +142,18 @@ impl App {
                 },
             )
             .map_err(|e| AppError::invalid("terms", format!("no KFS: {e}")))?;
+            // A product priced off a benchmark discloses the rate as floating.
+            let kfs = match &policy.bounds.rate {
+                Some(RatePolicy::Floating {
+                    benchmark,
+                    benchmark_rate,
+                    spread,
+                    reset_months,
+                }) => kfs
+                    .floating(&terms, benchmark, *benchmark_rate, *spread, *reset_months)
+                    .map_err(|e| AppError::invalid("terms", format!("no KFS: {e}")))?,
+                _ => kfs,
+            };
             events.push(ApplicationEvent::Sanctioned {
                 act,
                 terms: canonical,

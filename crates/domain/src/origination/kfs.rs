@@ -39,6 +39,25 @@ pub struct KfsSettings {
     /// Where the lender's policy on recovery agents and its grievance redress are published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_url: Option<String>,
+    /// Whether the lender may transfer the loan to other lenders or securitise it (KFS part 2
+    /// row 4).
+    #[serde(default)]
+    pub may_be_transferred: bool,
+    /// Lending service providers acting as recovery agents and authorised to contact the
+    /// borrower (KFS part 2 row 6(ii)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_providers: Vec<ServiceProvider>,
+}
+
+/// A lending service provider named in the KFS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ServiceProvider {
+    pub name: String,
+    /// What it does for the lender (`recovery`, `collection calls`, …).
+    pub role: String,
+    pub contact: String,
 }
 
 /// The nodal grievance redressal officer named in the KFS.
@@ -347,6 +366,44 @@ pub struct KeyFacts {
 }
 
 impl KeyFacts {
+    /// Disclose the rate as floating (KFS Part 1 rows 6 and 7): the terms' rate is the
+    /// benchmark's plus the spread, reset every `reset_months`, and a rise of 25 basis points
+    /// would make the instalment what the schedule engine gives at R + 0.25 % (keeping the
+    /// tenor), or take the number of instalments it takes to repay at R + 0.25 % keeping the
+    /// instalment.
+    pub fn floating(
+        mut self,
+        terms: &Terms,
+        benchmark: &str,
+        benchmark_rate: Decimal,
+        spread: Decimal,
+        reset_months: u32,
+    ) -> Result<KeyFacts, ScheduleError> {
+        let bump = Decimal::new(25, 2);
+        let mut higher = terms.clone();
+        higher.annual_rate += bump;
+        let installment = schedule::repayments(&higher)?.installment_amount;
+        let count = count_at(
+            terms.principal,
+            self.installments.amount,
+            higher.annual_rate,
+            terms.frequency.periods_per_year(),
+        );
+        self.interest_rate = InterestRate {
+            rate_type: RateType::Floating,
+            annual_rate: terms.annual_rate,
+            floating: Some(FloatingRate {
+                benchmark: benchmark.to_owned(),
+                benchmark_rate,
+                spread,
+                reset_months,
+                installment_at_plus_25bp: installment,
+                count_at_plus_25bp: count,
+            }),
+        };
+        Ok(self)
+    }
+
     /// Everything from the terms (the figures come from [`schedule::build`], never recomputed
     /// differently) and the product's settings.
     ///
@@ -559,3 +616,27 @@ mod rupees {
 
 #[cfg(test)]
 mod tests;
+
+/// How many instalments of `installment` repay `principal` at `annual_rate` percent compounded
+/// `periods_per_year` times a year (the last one smaller); `u32::MAX` when the instalment does
+/// not cover a period's interest. A disclosure figure only: the loan itself runs on the schedule
+/// engine.
+fn count_at(
+    principal: i64,
+    installment: i64,
+    annual_rate: Decimal,
+    periods_per_year: Decimal,
+) -> u32 {
+    let r = annual_rate / Decimal::ONE_HUNDRED / periods_per_year;
+    let mut balance = Decimal::from(principal);
+    let pay = Decimal::from(installment);
+    if pay <= balance * r {
+        return u32::MAX;
+    }
+    let mut n = 0u32;
+    while balance > Decimal::ZERO && n < 100_000 {
+        balance = balance + (balance * r).round() - pay;
+        n += 1;
+    }
+    n
+}

@@ -211,6 +211,9 @@ macro_rules! sql_applications {
                 if let Some(d) = &w.approval {
                     Self::decide(&mut tx, d, "approved").await?;
                 }
+                for (party, audit) in &w.parties {
+                    self.write_party(&mut tx, party, audit).await?;
+                }
                 let seqs = self.append_application(&mut tx, &w.append, &w.command_id, &w.at).await?;
                 if let Some(i) = &w.idempotency {
                     Self::record_key(&mut tx, i, &w.at).await?;

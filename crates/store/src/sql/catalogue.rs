@@ -14,6 +14,26 @@ const PARTY_COLUMNS: &str = "id, book_id, kind, name, details, created_at";
 macro_rules! sql_catalogue {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Record a party, with its audit record, in the write `tx` belongs to.
+            pub(super) async fn write_party(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                p: &Party,
+                audit: &AuditEntry,
+            ) -> Result<(), StoreError> {
+                sqlx::query(&format!("INSERT INTO parties ({PARTY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                    .bind(&p.id)
+                    .bind(&p.book_id)
+                    .bind(&p.kind)
+                    .bind(&p.name)
+                    .bind(&p.details)
+                    .bind(&p.created_at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                self.append_audit(tx, audit).await.map(|_| ())
+            }
+
             /// Create the product at version 1, or rename it for a later version; then add the
             /// version. Refused with `VersionConflict` when `version` is not the next one.
             async fn write_product_version(
@@ -116,20 +136,10 @@ macro_rules! sql_catalogue {
 
             async fn create_party(&self, p: &Party, audit: &AuditEntry, key: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
                 let mut tx = Self::begin_write(self.writer()).await?;
-                sqlx::query(&format!("INSERT INTO parties ({PARTY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-                    .bind(&p.id)
-                    .bind(&p.book_id)
-                    .bind(&p.kind)
-                    .bind(&p.name)
-                    .bind(&p.details)
-                    .bind(&p.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                self.write_party(&mut tx, p, audit).await?;
                 if let Some(k) = key {
                     Self::record_key(&mut tx, k, &p.created_at).await?;
                 }
-                self.append_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(db_err)
             }
 

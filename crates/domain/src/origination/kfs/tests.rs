@@ -30,6 +30,8 @@ fn settings() -> KfsSettings {
             email: "grievance@example.in".into(),
         },
         recovery_agents: true,
+        may_be_transferred: false,
+        service_providers: vec![],
         policy_url: Some("https://example.in/policies".into()),
     }
 }
@@ -293,4 +295,32 @@ proptest! {
             prop_assert_eq!(r.principal + r.interest + r.fees, r.installment);
         }
     }
+}
+
+#[test]
+fn a_floating_rate_discloses_a_25bp_rise() {
+    let terms = Terms::from_json(RBI).unwrap();
+    let fixed = KeyFacts::build(&terms, &settings(), issue()).unwrap();
+    let base = fixed.installments.amount;
+    let k = fixed
+        .floating(
+            &terms,
+            "repo",
+            "5.5".parse().unwrap(),
+            "9.5".parse().unwrap(),
+            3,
+        )
+        .unwrap();
+    assert_eq!(k.interest_rate.rate_type, RateType::Floating);
+    let f = k.interest_rate.floating.unwrap();
+    assert_eq!((f.benchmark.as_str(), f.reset_months), ("repo", 3));
+    // 24 instalments of ₹969.73 at 15 %; at 15.25 % the instalment rises and, kept at ₹969.73,
+    // takes one more month to repay.
+    assert!(
+        f.installment_at_plus_25bp > base,
+        "{}",
+        f.installment_at_plus_25bp
+    );
+    assert!(f.installment_at_plus_25bp - base < 300, "about ₹2.4 more");
+    assert_eq!(f.count_at_plus_25bp, 25);
 }
