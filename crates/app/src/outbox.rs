@@ -54,6 +54,27 @@ pub const TOPICS: &[&str] = &[
     "loan.foreclosure",
     "loan.class_changed",
     "audit.checkpoint",
+    // An application's events, each `application.{event}` (see `app::origination`).
+    "application.drafted",
+    "application.edited",
+    "application.submitted",
+    "application.bureau_pulled",
+    "application.bank_data_added",
+    "application.assessed",
+    "application.credit_decided",
+    "application.sanctioned",
+    "application.partner_requested",
+    "application.partner_decided",
+    "application.partner_lapsed",
+    "application.accepted",
+    "application.checklist_ticked",
+    "application.payout_sent",
+    "application.payout_failed",
+    "application.payout_unknown",
+    "application.disbursed",
+    "application.tranche_disbursed",
+    "application.withdrawn",
+    "application.expired",
 ];
 
 /// Attempts before a delivery is given up (about a day and a half of backoff).

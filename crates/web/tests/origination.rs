@@ -16,6 +16,7 @@ on_both!(
     partner_approval_and_its_lapse,
     payout_failure_and_unknown_result,
     account_aggregator_data_and_partner_rules,
+    later_tranches_through_the_rail,
     a_product_change_after_sanction
 );
 
@@ -850,4 +851,62 @@ async fn account_aggregator_data_and_partner_rules(s: Server) {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["errors"][0]["code"], "consent.missing");
+}
+
+async fn later_tranches_through_the_rail(s: Server) {
+    // A staged loan: ₹1,50,000 at disbursement, ₹50,000 on 15 July.
+    let f = Flow::new(&s, "ST", config()).await;
+    let mut d = draft("ABCPE0002F", "200000.00", "50100012345671");
+    d["request"]["tranches"] = json!([{"date": "2025-07-15", "amount": "50000.00"}]);
+    let id = f.open("APP-17", "ST", d).await;
+    assert_eq!(f.assess(&id).await["status"], "approved");
+    let b = f.sanction_and_accept(&id).await;
+    let kfs = &b["application"]["sanction"]["kfs"];
+    assert_eq!(
+        kfs["disbursements"].as_array().map(Vec::len),
+        Some(2),
+        "{kfs}"
+    );
+    // Not before the disbursement, and not before its date.
+    let rail = json!({"rail": "neft"});
+    let (st, b) = f.step_as(&f.ops, &id, "tranches", rail.clone()).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (st, done) = f.disburse(&id).await;
+    assert_eq!(st, StatusCode::OK, "{done}");
+    let loan = done["loan_id"].as_str().unwrap().to_owned();
+    let (st, b) = f.step_as(&f.ops, &id, "tranches", rail.clone()).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["code"], "tranche.date");
+    // The disbursement is not paid twice.
+    let (st, b) = f.disburse(&id).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    set_date(&s, "2025-07-15").await;
+    let b = f.step(&id, "tranches", rail.clone()).await;
+    assert_eq!(b["application"]["tranches_paid"], 1, "{b}");
+    assert_eq!(b["application"]["payout"]["status"], "paid");
+    let utr = b["application"]["payout"]["utr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The loan's own disbursement event, referenced by the rail's UTR.
+    let (_, events) = s.get(&f.ops, &format!("/v1/loans/{loan}/events")).await;
+    let list = events["events"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{events}");
+    assert_eq!(list[1]["event"]["type"], "disbursement");
+    assert_eq!(list[1]["event"]["amount"], "50000.00");
+    assert_eq!(list[1]["event"]["reference"], utr.as_str());
+    let (_, l) = s.get(&f.ops, &format!("/v1/loans/{loan}")).await;
+    assert_eq!(
+        l["state"]["balances"]["principal_outstanding"], "200000.00",
+        "{l}"
+    );
+    // Every tranche is paid out.
+    let (st, b) = f.step_as(&f.ops, &id, "tranches", rail).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["code"], "tranche.none_left");
+    assert_eq!(
+        s.app.projection_mismatches().await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(s.app.verify_audit().await.unwrap().is_ok());
 }

@@ -106,6 +106,10 @@ impl App {
         if let Some(r) = rate.or_else(|| policy.bounds.rate()) {
             overrides["annual_rate"] = json!(r.normalize().to_string());
         }
+        if !app.draft.request.tranches.is_empty() {
+            overrides["tranches"] = serde_json::to_value(&app.draft.request.tranches)
+                .map_err(|e| crate::corrupt(format!("tranches: {e}")))?;
+        }
         let (merged, _, _) = self
             .product_terms(&app.product, Some(app.product_version), &overrides)
             .await?;

@@ -7,7 +7,7 @@
 //! books nothing and leaves the application accepted, to be paid out again under a new
 //! reference.
 
-use loanbook_domain::origination::application::{ApplicationEvent, Step};
+use loanbook_domain::origination::application::{ApplicationEvent, Status, Step};
 use loanbook_domain::schedule;
 use loanbook_domain::terms::{FieldError, Terms};
 use loanbook_rails::payout::{Beneficiary, PayoutOrder, PayoutReply, Rail, check_order};
@@ -106,6 +106,7 @@ impl App {
                 reference: order.reference.clone(),
                 rail: format!("{:?}", order.rail).to_lowercase(),
                 amount: order.amount,
+                tranche: None,
             };
             // The reference is on record before the rail hears of it; the request's key is
             // completed with the payout's result, below.
@@ -165,6 +166,13 @@ impl App {
     async fn payout_order(&self, l: &Loaded, rail: Rail) -> Result<(PayoutOrder, Terms), AppError> {
         let app = &l.app;
         Step::Disburse.check(app.status).map_err(invalid)?;
+        if app.status != Status::Accepted {
+            return Err(invalid(FieldError::coded(
+                "status",
+                "application.status",
+                "the loan is booked already: pay out its later tranches with POST …/tranches",
+            )));
+        }
         if app.payout_in_flight() {
             return Err(invalid(FieldError::coded(
                 "payout",
@@ -230,7 +238,7 @@ impl App {
     }
 
     /// The frozen terms, read back and checked against their recorded hash.
-    fn sanctioned_terms(&self, l: &Loaded) -> Result<Terms, AppError> {
+    pub(super) fn sanctioned_terms(&self, l: &Loaded) -> Result<Terms, AppError> {
         let Some(s) = &l.app.sanction else {
             return Err(AppError::invalid(
                 "status",
@@ -250,7 +258,7 @@ impl App {
 
     /// Record a payout's result: paid books the loan; failed frees the application for another
     /// payout; pending or unknown leaves it in flight.
-    async fn settle_payout(
+    pub(super) async fn settle_payout(
         &self,
         p: &Principal,
         meta: &RequestMeta,
@@ -262,7 +270,10 @@ impl App {
         let act = self.act(p).await?;
         let event = match reply {
             PayoutReply::Paid { utr } => {
-                return self.book_disbursed(p, meta, l, reference, utr).await;
+                return match l.app.payout_tranche() {
+                    Some(n) => self.tranche_paid(p, meta, l, reference, utr, n).await,
+                    None => self.book_disbursed(p, meta, l, reference, utr).await,
+                };
             }
             PayoutReply::Failed { code, reason } => ApplicationEvent::PayoutFailed {
                 act,

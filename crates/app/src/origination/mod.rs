@@ -17,6 +17,7 @@ pub mod disbursement;
 pub mod drafting;
 pub mod gathering;
 pub mod sanction;
+pub mod tranches;
 mod views;
 
 use std::sync::Arc;
@@ -336,6 +337,14 @@ pub const RULES: &[(&str, &str)] = &[
         "disbursement.date",
         "The loan is disbursed on its sanctioned disbursement date",
     ),
+    (
+        "tranche.none_left",
+        "Every later tranche of the sanctioned terms is paid out",
+    ),
+    (
+        "tranche.date",
+        "A tranche is paid out on its date in the terms",
+    ),
 ];
 
 #[cfg(test)]
@@ -350,6 +359,7 @@ mod tests {
             include_str!("drafting.rs"),
             include_str!("gathering.rs"),
             include_str!("sanction.rs"),
+            include_str!("tranches.rs"),
         ];
         let mut seen = 0;
         for text in sources {
@@ -372,5 +382,20 @@ mod tests {
             }
         }
         assert!(seen >= 15, "only {seen} coded refusals found");
+    }
+
+    /// Every application event's topic is one a webhook can subscribe to.
+    #[test]
+    fn every_event_has_a_topic() {
+        let source = include_str!("../../../domain/src/origination/application/mod.rs");
+        let start = source.find("pub fn name(&self)").unwrap();
+        let body = &source[start..start + source[start..].find("\n    }\n").unwrap()];
+        let mut n = 0;
+        for name in body.split('"').skip(1).step_by(2) {
+            let topic = format!("application.{name}");
+            assert!(crate::outbox::TOPICS.contains(&topic.as_str()), "{topic}");
+            n += 1;
+        }
+        assert_eq!(n, 20);
     }
 }

@@ -431,11 +431,26 @@ impl App {
         meta: &RequestMeta,
         decision: Option<&Decision>,
     ) -> Result<CommandOutcome<CommandResult>, AppError> {
+        self.loan_command_alongside(p, loan_id, event, meta, decision, None)
+            .await
+    }
+
+    /// Append the event `event`, with what the command carries besides it: the approval it
+    /// carries out, or the application step it completes (written in the loan's transaction).
+    pub(crate) async fn loan_command_alongside(
+        &self,
+        p: &Principal,
+        loan_id: &str,
+        event: &Value,
+        meta: &RequestMeta,
+        decision: Option<&Decision>,
+        application: Option<&ApplicationStep>,
+    ) -> Result<CommandOutcome<CommandResult>, AppError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self
-                .try_loan_command(p, loan_id, event, meta, decision)
+                .try_loan_command(p, loan_id, event, meta, decision, application)
                 .await
             {
                 Err(AppError::Store(e)) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
@@ -458,6 +473,7 @@ impl App {
         event: &Value,
         meta: &RequestMeta,
         decision: Option<&Decision>,
+        application: Option<&ApplicationStep>,
     ) -> Result<CommandOutcome<CommandResult>, AppError> {
         let loan = self.loan_for(p, loan_id).await?;
         let terms = &loan.1;
@@ -474,19 +490,7 @@ impl App {
             .apply_new(loan_id, terms, &point, &new, business_date)
             .await?;
         let seq = version + 1;
-        // A dry run shows the whole resulting schedule; a command answers with the summary.
-        let event_doc = serde_json::to_value(new.to_doc(currency))
-            .map_err(|e| crate::corrupt(format!("event: {e}")))?;
-        let result = CommandResult {
-            loan_id: loan_id.to_owned(),
-            version: seq,
-            event: SeqEvent {
-                seq,
-                event: Document::new(event_doc),
-            },
-            state: state_doc(&applied.state, meta.dry_run)?,
-            dry_run: meta.dry_run,
-        };
+        let result = command_result(loan_id, seq, &new, currency, &applied, meta.dry_run)?;
         if meta.dry_run {
             return Ok(CommandOutcome::done(result));
         }
@@ -522,7 +526,7 @@ impl App {
                 business_date,
             )
             .await?;
-        let write = CommandWrite {
+        let mut write = CommandWrite {
             snapshot: snapshot.as_ref().map(|(_, record)| record.clone()),
             command_id: uuid::Uuid::now_v7().to_string(),
             at: self.now(),
@@ -546,6 +550,9 @@ impl App {
             approval: decision.cloned(),
             application: None,
         };
+        if let Some(step) = application {
+            step.carry(&mut write);
+        }
         self.store.commit(&write).await?;
         if let Some((snapshot, _)) = snapshot {
             self.keep_snapshot(loan_id, snapshot);
@@ -674,4 +681,47 @@ mod tests {
         );
         assert!(serde_json::from_str::<WriteOff>(r#"{"date": "2024-02-01", "x": 1}"#).is_err());
     }
+}
+
+/// An application's step that a loan command completes (a later tranche paid out): its append,
+/// its outbox messages and the idempotency record of the application's request, all written in
+/// the loan command's transaction.
+pub(crate) struct ApplicationStep {
+    pub append: loanbook_store::ApplicationAppend,
+    pub outbox: Vec<NewOutbox>,
+    pub idempotency: Option<loanbook_store::IdempotencyRecord>,
+}
+
+impl ApplicationStep {
+    /// Put the step into the loan command's write: the append, its messages, and the reply
+    /// stored under the application request's key.
+    fn carry(&self, write: &mut CommandWrite) {
+        write.application = Some(self.append.clone());
+        write.outbox.extend(self.outbox.iter().cloned());
+        write.idempotency = self.idempotency.clone();
+    }
+}
+
+/// A command's answer: the appended event and the loan's state after it (a dry run shows the
+/// whole resulting schedule; a command answers with the summary).
+fn command_result(
+    loan_id: &str,
+    seq: i64,
+    new: &Event,
+    currency: loanbook_domain::money::Currency,
+    applied: &Resumption,
+    dry_run: bool,
+) -> Result<CommandResult, AppError> {
+    let event_doc = serde_json::to_value(new.to_doc(currency))
+        .map_err(|e| crate::corrupt(format!("event: {e}")))?;
+    Ok(CommandResult {
+        loan_id: loan_id.to_owned(),
+        version: seq,
+        event: SeqEvent {
+            seq,
+            event: Document::new(event_doc),
+        },
+        state: state_doc(&applied.state, dry_run)?,
+        dry_run,
+    })
 }

@@ -240,6 +240,13 @@ step!(
     "Pay out through a rail; when it pays, the loan is booked in the same transaction."
 );
 step!(
+    tranche,
+    "/v1/applications/{id}/tranches",
+    DisburseApplication,
+    disburse_tranche,
+    "Pay out the sanctioned terms' next tranche on its date, written on the loan with it."
+);
+step!(
     reconcile,
     "/v1/applications/{id}/payout/reconcile",
     reconcile_payout,
@@ -330,6 +337,7 @@ pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(accept))
         .routes(routes!(checklist))
         .routes(routes!(disburse))
+        .routes(routes!(tranche))
         .routes(routes!(reconcile))
         .routes(routes!(withdraw))
         .routes(routes!(expire))

@@ -13,6 +13,8 @@ use crate::terms::FieldError;
 pub const MAX_CO_APPLICANTS: usize = 4;
 pub const MAX_GUARANTORS: usize = 4;
 pub const MAX_CONSENTS: usize = 16;
+/// How many later tranches a staged loan may ask for.
+pub const MAX_TRANCHES: usize = 24;
 /// Longest purpose or description accepted.
 pub const MAX_NOTE: usize = 500;
 
@@ -60,6 +62,11 @@ pub struct LoanRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schema(min_length = 1, max_length = 500))]
     pub purpose: Option<String>,
+    /// Later disbursements of a staged loan, in date order (the first disbursement is the
+    /// amount less these); the terms' rules apply to them at assessment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schema(max_items = 24))]
+    pub tranches: Vec<crate::terms::TrancheDoc>,
 }
 
 /// What secures the loan.
@@ -278,6 +285,18 @@ impl LoanRequest {
             }
         }
         note(errors, "request.purpose", self.purpose.as_deref());
+        if self.tranches.len() > MAX_TRANCHES {
+            errors.push(FieldError::coded(
+                "request.tranches",
+                "list.length",
+                format!("must have at most {MAX_TRANCHES} entries"),
+            ));
+        }
+        for (i, t) in self.tranches.iter().enumerate() {
+            if let Err(e) = rupees(&t.amount, true) {
+                errors.push(e.at(format!("request.tranches[{i}].amount")));
+            }
+        }
     }
 }
 

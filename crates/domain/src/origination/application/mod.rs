@@ -6,6 +6,7 @@
 //! not allow (the table in [`lifecycle`]), so a stream can never hold an impossible history.
 
 pub mod draft;
+mod fold;
 pub mod lifecycle;
 mod records;
 
@@ -209,6 +210,10 @@ pub enum ApplicationEvent {
         reference: String,
         rail: String,
         amount: i64,
+        /// The sanctioned terms' later tranche it pays (1 for the first after the
+        /// disbursement), none for the disbursement itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tranche: Option<u32>,
     },
     PayoutFailed {
         act: Act,
@@ -228,6 +233,13 @@ pub enum ApplicationEvent {
         utr: String,
         loan_id: String,
         terms_hash: String,
+    },
+    /// A later tranche was paid out: the loan's own disbursement event was written with it.
+    TrancheDisbursed {
+        act: Act,
+        reference: String,
+        utr: String,
+        tranche: u32,
     },
     Withdrawn {
         act: Act,
@@ -260,6 +272,7 @@ impl ApplicationEvent {
             | PayoutFailed { act, .. }
             | PayoutUnknown { act, .. }
             | Disbursed { act, .. }
+            | TrancheDisbursed { act, .. }
             | Withdrawn { act, .. }
             | Expired { act, .. } => act,
         }
@@ -280,9 +293,11 @@ impl ApplicationEvent {
             }
             Accepted { .. } => Step::Accept,
             ChecklistTicked { .. } => Step::Checklist,
-            PayoutSent { .. } | PayoutFailed { .. } | PayoutUnknown { .. } | Disbursed { .. } => {
-                Step::Disburse
-            }
+            PayoutSent { .. }
+            | PayoutFailed { .. }
+            | PayoutUnknown { .. }
+            | Disbursed { .. }
+            | TrancheDisbursed { .. } => Step::Disburse,
             Withdrawn { .. } => Step::Withdraw,
             Expired { .. } => Step::Expire,
         }
@@ -309,6 +324,7 @@ impl ApplicationEvent {
             PayoutFailed { .. } => "payout_failed",
             PayoutUnknown { .. } => "payout_unknown",
             Disbursed { .. } => "disbursed",
+            TrancheDisbursed { .. } => "tranche_disbursed",
             Withdrawn { .. } => "withdrawn",
             Expired { .. } => "expired",
         }
@@ -336,6 +352,9 @@ pub struct Application {
     pub checklist: BTreeMap<String, Act>,
     pub payout: Option<PayoutState>,
     pub loan_id: Option<String>,
+    /// How many of the sanctioned terms' later tranches were paid out.
+    #[serde(default)]
+    pub tranches_paid: u32,
     /// Why it was withdrawn or expired.
     pub ended: Option<String>,
     /// The note of the last request for more.
@@ -384,6 +403,7 @@ impl Application {
             checklist: BTreeMap::new(),
             payout: None,
             loan_id: None,
+            tranches_paid: 0,
             ended: None,
             asked_for: None,
         }
@@ -452,7 +472,7 @@ impl Application {
             E::ChecklistTicked { act, item, .. } => {
                 self.checklist.insert(item.clone(), act.clone());
             }
-            E::PayoutSent { .. } => self.payout_sent(event),
+            E::PayoutSent { .. } => self.payout_sent(event)?,
             E::PayoutFailed {
                 reference,
                 code,
@@ -462,19 +482,8 @@ impl Application {
             E::PayoutUnknown {
                 reference, detail, ..
             } => self.payout_result(reference, "unknown", Some(detail.clone()))?,
-            E::Disbursed {
-                reference,
-                utr,
-                loan_id,
-                ..
-            } => {
-                self.payout_result(reference, "paid", None)?;
-                if let Some(p) = &mut self.payout {
-                    p.utr = Some(utr.clone());
-                }
-                self.loan_id = Some(loan_id.clone());
-                self.status = Status::Disbursed;
-            }
+            E::Disbursed { .. } => self.disbursed(event)?,
+            E::TrancheDisbursed { .. } => self.tranche_disbursed(event)?,
             E::Withdrawn { reason, .. } => {
                 if self.payout_in_flight() {
                     return Err(stream_error(
@@ -495,166 +504,9 @@ impl Application {
         Ok(())
     }
 
-    fn bureau_pulled(&mut self, event: &ApplicationEvent) {
-        if let ApplicationEvent::BureauPulled {
-            act,
-            person,
-            report,
-            summary,
-        } = event
-        {
-            self.bureau.retain(|b| &b.person != person);
-            self.bureau.push(BureauPull {
-                person: person.clone(),
-                act: act.clone(),
-                report: report.clone(),
-                summary: summary.clone(),
-            });
-        }
-    }
-
-    fn bank_added(&mut self, event: &ApplicationEvent) {
-        if let ApplicationEvent::BankDataAdded {
-            act,
-            source,
-            digest,
-            transactions,
-            analysis,
-        } = event
-        {
-            self.bank.push(BankData {
-                act: act.clone(),
-                source: source.clone(),
-                digest: digest.clone(),
-                transactions: *transactions,
-                analysis: analysis.clone(),
-            });
-        }
-    }
-
-    fn sanctioned(&mut self, event: &ApplicationEvent) -> Result<(), FieldError> {
-        let ApplicationEvent::Sanctioned {
-            act,
-            terms,
-            terms_hash,
-            kfs,
-            valid_until,
-        } = event
-        else {
-            return Ok(());
-        };
-        if self.partner.as_ref().is_some_and(PartnerState::pending) {
-            return Err(FieldError::coded(
-                "partner",
-                "partner.pending",
-                "the co-lending partner has not decided yet",
-            ));
-        }
-        self.sanction = Some(SanctionRecord {
-            act: act.clone(),
-            terms: terms.clone(),
-            terms_hash: terms_hash.clone(),
-            kfs: kfs.clone(),
-            valid_until: *valid_until,
-        });
-        self.status = Status::Sanctioned;
-        Ok(())
-    }
-
-    fn payout_sent(&mut self, event: &ApplicationEvent) {
-        if let ApplicationEvent::PayoutSent {
-            reference,
-            rail,
-            amount,
-            ..
-        } = event
-        {
-            let attempts = self.payout.as_ref().map_or(0, |p| p.attempts) + 1;
-            self.payout = Some(PayoutState {
-                reference: reference.clone(),
-                rail: rail.clone(),
-                amount: *amount,
-                status: "sent".into(),
-                detail: None,
-                utr: None,
-                attempts,
-            });
-        }
-    }
-
-    fn assessed(&mut self, act: &Act, facts: &Facts, a: &Assessment, offer: &Option<Offer>) {
-        use crate::origination::decision::Outcome;
-        self.assessment = Some(AssessmentRecord {
-            act: act.clone(),
-            facts: facts.clone(),
-            assessment: a.clone(),
-            offer: offer.clone(),
-        });
-        self.status = match a.outcome {
-            Outcome::Approve => Status::Approved,
-            Outcome::Refer => Status::Referred,
-            Outcome::Reject => Status::Rejected,
-        };
-    }
-
-    fn decided(&mut self, act: &Act, decision: &CreditDecision) {
-        self.decisions.push(DecisionRecord {
-            act: act.clone(),
-            decision: decision.clone(),
-        });
-        match decision {
-            CreditDecision::Approve { is_final: true, .. } => self.status = Status::Approved,
-            CreditDecision::Approve { .. } => {}
-            CreditDecision::Reject { .. } => self.status = Status::Rejected,
-            CreditDecision::AskForMore { note } => {
-                self.asked_for = Some(note.clone());
-                self.status = Status::Draft;
-            }
-        }
-    }
-
-    fn partner_outcome(
-        &mut self,
-        act: &Act,
-        partner_id: &str,
-        outcome: &str,
-        reasons: &[String],
-    ) -> Result<(), FieldError> {
-        let Some(p) = self
-            .partner
-            .as_mut()
-            .filter(|p| p.window.partner_id == partner_id)
-        else {
-            return Err(stream_error("no co-lending partner of that id is deciding"));
-        };
-        if !p.pending() {
-            return Err(FieldError::coded(
-                "partner",
-                "partner.decided",
-                "the partner has decided already",
-            ));
-        }
-        p.outcome = Some(outcome.to_owned());
-        p.act = Some(act.clone());
-        p.reasons = reasons.to_vec();
-        Ok(())
-    }
-
-    fn payout_result(
-        &mut self,
-        reference: &str,
-        status: &str,
-        detail: Option<String>,
-    ) -> Result<(), FieldError> {
-        match self.payout.as_mut().filter(|p| p.reference == reference) {
-            Some(p) if p.status == "sent" || p.status == "unknown" => {
-                p.status = status.to_owned();
-                p.detail = detail;
-                Ok(())
-            }
-            Some(_) => Err(stream_error("the payout has its result already")),
-            None => Err(stream_error("no payout with that reference was sent")),
-        }
+    /// The tranche the current payout pays, if it is one.
+    pub fn payout_tranche(&self) -> Option<u32> {
+        self.payout.as_ref().and_then(|p| p.tranche)
     }
 
     /// Whether a payout was sent and has no final result: nothing may send another.

@@ -98,6 +98,9 @@ pub struct PayoutState {
     pub utr: Option<String>,
     /// How many payouts were sent for the application (each with its own reference).
     pub attempts: u32,
+    /// The later tranche it pays; none for the disbursement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tranche: Option<u32>,
 }
 
 /// The borrower's acceptance of the KFS.
