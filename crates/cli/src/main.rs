@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod applications;
 mod load;
 mod originate;
 mod quote;
@@ -43,6 +44,9 @@ enum Command {
     /// The book's business date: the latest value date events may carry.
     #[command(subcommand, name = "business-date")]
     BusinessDate(service::BusinessDateCommand),
+    /// Applications: list, show, and write a KFS.
+    #[command(subcommand)]
+    Application(applications::ApplicationCommand),
     /// Drive a running server with payments and reads; report throughput and latency.
     Load(load::LoadArgs),
     /// Drive a running server with applications from draft to disbursed loan; report
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => service::token(&cmd),
         Command::Audit(cmd) => service::audit(&cmd),
         Command::BusinessDate(cmd) => service::business_date(&cmd),
+        Command::Application(cmd) => applications::run(&cmd),
         Command::Load(args) => load::run(&args),
         Command::Originate(args) => originate::run(&args),
     };

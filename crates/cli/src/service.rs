@@ -133,7 +133,7 @@ pub enum AuditCommand {
 /// `loanbook.toml`, all optional.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
+pub(crate) struct FileConfig {
     database: Option<String>,
     listen: Option<String>,
     rate_limit: Option<u32>,
@@ -141,7 +141,7 @@ struct FileConfig {
     audit_key: Option<String>,
 }
 
-fn file_config() -> Result<FileConfig, Failure> {
+pub(crate) fn file_config() -> Result<FileConfig, Failure> {
     match std::fs::read_to_string("loanbook.toml") {
         Ok(text) => {
             toml::from_str(&text).map_err(|e| Failure::Invalid(vec![format!("loanbook.toml: {e}")]))
@@ -153,7 +153,7 @@ fn file_config() -> Result<FileConfig, Failure> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -255,7 +255,7 @@ async fn open_store(
         .map_err(|e| Failure::Other(anyhow::anyhow!("opening {url}: {e}")))
 }
 
-async fn open(db: &DatabaseArgs, file: &FileConfig) -> Result<App, Failure> {
+pub(crate) async fn open(db: &DatabaseArgs, file: &FileConfig) -> Result<App, Failure> {
     let url = database_url(db, file);
     let key = audit_key(db, file, &url)?;
     let store = open_store(&url, key, false).await?;
@@ -286,7 +286,7 @@ async fn key_or_create(db: &DatabaseArgs, file: &FileConfig) -> Result<AuditKey,
     Ok(key)
 }
 
-fn app_failure(e: loanbook_app::AppError) -> Failure {
+pub(crate) fn app_failure(e: loanbook_app::AppError) -> Failure {
     match e {
         loanbook_app::AppError::Invalid(_) | loanbook_app::AppError::Conflict(_) => {
             Failure::Invalid(vec![e.to_string()])

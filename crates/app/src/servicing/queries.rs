@@ -177,7 +177,9 @@ impl App {
     // -----------------------------------------------------------------------------------------
 
     /// The service itself, reading every loan (for projections and checks).
-    pub(crate) fn system_principal(&self) -> Principal {
+    /// The reader the command line and the integrity checks read as: an auditor (personal data
+    /// masked, nothing changed).
+    pub fn system_principal(&self) -> Principal {
         Principal {
             user: User {
                 id: "system".into(),
