@@ -173,13 +173,7 @@ impl App {
                 "the loan is booked already: pay out its later tranches with POST …/tranches",
             )));
         }
-        if app.payout_in_flight() {
-            return Err(invalid(FieldError::coded(
-                "payout",
-                "payout.in_flight",
-                "a payout is in flight: reconcile it (POST …/payout/reconcile) before another",
-            )));
-        }
+        nothing_in_flight(app)?;
         let (_, policy) = self
             .application_product(&app.product, Some(app.product_version))
             .await?;
@@ -215,26 +209,7 @@ impl App {
         let net = schedule::repayments(&terms)
             .map_err(|e| AppError::invalid("terms", format!("no schedule: {e}")))?
             .net_disbursed;
-        let Some(account) = &app.draft.payout_account else {
-            return Err(AppError::invalid(
-                "payout_account",
-                "is required to disburse",
-            ));
-        };
-        let attempt = app.payout.as_ref().map_or(0, |p| p.attempts) + 1;
-        let order = PayoutOrder {
-            reference: format!("{}-P{attempt}", l.record.id.replace('-', "")),
-            rail,
-            amount: net,
-            beneficiary: Beneficiary {
-                name: account.name.clone(),
-                account_number: account.account_number.clone(),
-                ifsc: account.ifsc.clone(),
-                vpa: account.vpa.clone(),
-            },
-        };
-        check_order(&order).map_err(AppError::Invalid)?;
-        Ok((order, terms))
+        Ok((order_to_applicant(l, rail, net)?, terms))
     }
 
     /// The frozen terms, read back and checked against their recorded hash.
@@ -373,4 +348,48 @@ impl App {
         .await?;
         Ok(outcome)
     }
+}
+
+/// Refuse a payout while another is in flight: only reconciliation settles that one.
+pub(super) fn nothing_in_flight(
+    app: &loanbook_domain::origination::application::Application,
+) -> Result<(), AppError> {
+    if app.payout_in_flight() {
+        return Err(invalid(FieldError::coded(
+            "payout",
+            "payout.in_flight",
+            "a payout is in flight: reconcile it (POST …/payout/reconcile) before another",
+        )));
+    }
+    Ok(())
+}
+
+/// A payout of `amount` to the applicant's account, under the application's next reference,
+/// checked against the rail's limits and the account's formats.
+pub(super) fn order_to_applicant(
+    l: &Loaded,
+    rail: Rail,
+    amount: i64,
+) -> Result<PayoutOrder, AppError> {
+    let app = &l.app;
+    let Some(account) = &app.draft.payout_account else {
+        return Err(AppError::invalid(
+            "payout_account",
+            "is required to disburse",
+        ));
+    };
+    let attempt = app.payout.as_ref().map_or(0, |p| p.attempts) + 1;
+    let order = PayoutOrder {
+        reference: format!("{}-P{attempt}", l.record.id.replace('-', "")),
+        rail,
+        amount,
+        beneficiary: Beneficiary {
+            name: account.name.clone(),
+            account_number: account.account_number.clone(),
+            ifsc: account.ifsc.clone(),
+            vpa: account.vpa.clone(),
+        },
+    };
+    check_order(&order).map_err(AppError::Invalid)?;
+    Ok(order)
 }

@@ -6,9 +6,9 @@
 
 use loanbook_domain::origination::application::{ApplicationEvent, Status};
 use loanbook_domain::terms::FieldError;
-use loanbook_rails::payout::{Beneficiary, PayoutOrder, Rail, check_order};
+use loanbook_rails::payout::{PayoutOrder, Rail};
 
-use super::disbursement::DisburseApplication;
+use super::disbursement::{DisburseApplication, nothing_in_flight, order_to_applicant};
 use super::{ApplicationView, Change, Loaded};
 use crate::servicing::commands::ApplicationStep;
 use crate::views::CommandOutcome;
@@ -69,13 +69,7 @@ impl App {
                 "tranches are paid out after the disbursement",
             )));
         }
-        if app.payout_in_flight() {
-            return Err(invalid(FieldError::coded(
-                "payout",
-                "payout.in_flight",
-                "a payout is in flight: reconcile it (POST …/payout/reconcile) before another",
-            )));
-        }
+        nothing_in_flight(app)?;
         let terms = self.sanctioned_terms(l)?;
         let n = app.tranches_paid;
         let Some(tranche) = terms.tranches.get(n as usize) else {
@@ -97,26 +91,7 @@ impl App {
                 ),
             )));
         }
-        let Some(account) = &app.draft.payout_account else {
-            return Err(AppError::invalid(
-                "payout_account",
-                "is required to disburse",
-            ));
-        };
-        let attempt = app.payout.as_ref().map_or(0, |p| p.attempts) + 1;
-        let order = PayoutOrder {
-            reference: format!("{}-P{attempt}", l.record.id.replace('-', "")),
-            rail,
-            amount: tranche.amount,
-            beneficiary: Beneficiary {
-                name: account.name.clone(),
-                account_number: account.account_number.clone(),
-                ifsc: account.ifsc.clone(),
-                vpa: account.vpa.clone(),
-            },
-        };
-        check_order(&order).map_err(AppError::Invalid)?;
-        Ok(order)
+        order_to_applicant(l, rail, tranche.amount)
     }
 
     /// The rail paid a tranche: the loan's disbursement event and the application's
