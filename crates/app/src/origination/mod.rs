@@ -62,13 +62,11 @@ pub(crate) struct Loaded {
     pub app: Application,
 }
 
-/// What a command appends, and what it says about it.
+/// What a command appends (each event also goes to the outbox as `application.{event}`).
 pub(crate) struct Change {
     /// The audit action (`submit_application`, …).
     pub action: &'static str,
     pub events: Vec<ApplicationEvent>,
-    /// Outbox topics with their payloads, besides `application.{event}` for each event.
-    pub messages: Vec<(String, serde_json::Value)>,
     /// Parties recorded with the change (a submission's people), each with its audit record.
     pub parties: Vec<(Party, AuditEntry)>,
 }
@@ -78,7 +76,6 @@ impl Change {
         Change {
             action,
             events,
-            messages: Vec::new(),
             parties: Vec::new(),
         }
     }
@@ -196,14 +193,6 @@ impl App {
                     "status": app.status.name(),
                 })
                 .to_string(),
-            });
-        }
-        for (topic, payload) in change.messages {
-            outbox.push(NewOutbox {
-                id: uuid::Uuid::now_v7().to_string(),
-                loan_id: app.loan_id.clone(),
-                topic,
-                payload: payload.to_string(),
             });
         }
         let state =
