@@ -73,6 +73,8 @@ macro_rules! rights {
             DecideCredit = "decide_credit": [Credit],
             DecidePartner = "decide_partner": [Partner],
             Disburse = "disburse": [Operations],
+            CloseBusiness = "close_business": [],
+            ReadLedger = "read_ledger": [Auditor, Operations],
         }
     };
     (@all $( $action:ident = $name:literal : [$($role:ident),*] ),* $(,)?) => {

@@ -13,6 +13,8 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod documents;
+pub mod eod;
+pub mod gl;
 mod idempotency;
 pub mod masking;
 pub mod origination;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod applications;
+mod eod;
 mod load;
 mod originate;
 mod quote;
@@ -52,6 +53,12 @@ enum Command {
     /// Drive a running server with applications from draft to disbursed loan; report
     /// applications per second and each step's latency.
     Originate(originate::OriginateArgs),
+    /// Close business days: every loan through the day-end, the GL posted, the business date
+    /// moved on. Safe to kill and run again.
+    Eod(eod::EodArgs),
+    /// The general ledger: trial balance, reconciliation to the loans, a loan's journal.
+    #[command(subcommand)]
+    Gl(eod::GlCommand),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -70,6 +77,8 @@ fn main() -> ExitCode {
         Command::Application(cmd) => applications::run(&cmd),
         Command::Load(args) => load::run(&args),
         Command::Originate(args) => originate::run(&args),
+        Command::Eod(args) => eod::eod(&args),
+        Command::Gl(cmd) => eod::gl(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

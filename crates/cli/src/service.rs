@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Failed authentications per second allowed to one client address.
     #[arg(long, env = "LOANBOOK_AUTH_FAILURE_LIMIT", value_name = "N")]
     auth_failure_limit: Option<u32>,
+    /// Close business days every day at this time (HH:MM, UTC): every business day up to the
+    /// clock's date. Without it the close runs only when asked (`loanbook eod`, `POST /v1/eod`).
+    #[arg(long, env = "LOANBOOK_EOD_AT", value_name = "HH:MM")]
+    eod_at: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -139,6 +143,7 @@ pub(crate) struct FileConfig {
     rate_limit: Option<u32>,
     auth_failure_limit: Option<u32>,
     audit_key: Option<String>,
+    eod_at: Option<String>,
 }
 
 pub(crate) fn file_config() -> Result<FileConfig, Failure> {
@@ -313,6 +318,13 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             .unwrap_or(WebConfig::default().auth_failure_limit),
         ..WebConfig::default()
     };
+    let eod_at = match args.eod_at.as_deref().or(file.eod_at.as_deref()) {
+        Some(text) => Some(
+            loanbook_app::eod::schedule::parse_time_of_day(text)
+                .map_err(|e| Failure::Invalid(vec![format!("--eod-at / eod_at: {e}")]))?,
+        ),
+        None => None,
+    };
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -351,12 +363,25 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
             let mut rx = stop_rx;
             let _ = rx.wait_for(|stop| *stop).await;
         }));
+        let scheduled = eod_at.map(|at| {
+            let mut rx = stop_tx.subscribe();
+            tokio::spawn(loanbook_app::eod::schedule::run_daily(
+                app.clone(),
+                at,
+                async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let router = loanbook_web::router(app, config);
         loanbook_web::serve(listener, router, shutdown())
             .await
             .context("serving")?;
         let _ = stop_tx.send(true);
         let _ = relay.await;
+        if let Some(s) = scheduled {
+            let _ = s.await;
+        }
         tracing::info!("stopped");
         Ok(())
     })

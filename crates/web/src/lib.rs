@@ -35,7 +35,7 @@ use utoipa_scalar::Servable;
 use extract::Caller;
 pub use problem::Problem;
 use routes::{
-    applications, approvals, audit, business_date, commands, health, loans, parties, products,
+    applications, approvals, audit, business_date, commands, eod, health, loans, parties, products,
     tokens, webhooks,
 };
 
@@ -93,6 +93,8 @@ type AppState = Arc<Shared>;
         (name = "commands", description = "Commands on a booked loan"),
         (name = "book", description = "The book's business date"),
         (name = "applications", description = "Origination: from draft to the disbursement that books the loan"),
+        (name = "eod", description = "The close of business"),
+        (name = "gl", description = "The general ledger the close posts"),
         (name = "products"), (name = "parties"), (name = "webhooks"), (name = "approvals"),
         (name = "tokens"), (name = "audit"), (name = "health"),
     )
@@ -141,6 +143,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::audit_log))
+        .routes(routes!(eod::close))
+        .routes(routes!(eod::runs))
+        .routes(routes!(eod::digest))
+        .routes(routes!(eod::trial_balance))
+        .routes(routes!(eod::reconciliation))
+        .routes(routes!(eod::journal))
 }
 
 /// The API's OpenAPI 3.1 document: the routes' own, with the domain's wire formats (terms and

@@ -6,6 +6,7 @@ pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod business_date;
 pub(crate) mod commands;
+pub(crate) mod eod;
 pub(crate) mod health;
 pub(crate) mod loans;
 pub(crate) mod parties;

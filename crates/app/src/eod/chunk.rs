@@ -1,0 +1,271 @@
+//! A chunk of a partition: its loans read in bulk, closed in parallel by the pure engine (rayon,
+//! off the async runtime), and written in one transaction with the partition's progress.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use loanbook_domain::calendar::Date;
+use loanbook_domain::events::Event;
+use loanbook_domain::gl::{self, Chart, JournalEntry, Role};
+use loanbook_domain::loan::Snapshot;
+use loanbook_domain::provisioning::ProvisionRates;
+use loanbook_domain::terms::Terms;
+use loanbook_store::{ChunkWrite, EodLoan, EodProgress, NewGlLine};
+use rayon::prelude::*;
+
+use super::LOANS_STEP;
+use super::loan_close::{self, History, LoanClosed, LoanInput, Outcome};
+use super::run::{CloseOptions, ProgressSink};
+use crate::{App, AppError, corrupt};
+
+/// What every chunk of one day's close shares.
+pub(crate) struct DayContext {
+    pub(crate) date: Date,
+    /// When the previous close started (see [`App::previous_close_start`]).
+    pub(crate) changed_since: String,
+    pub(crate) chart: Arc<Chart>,
+    pub(crate) roles: Arc<BTreeMap<String, Role>>,
+    pub(crate) rates: Arc<ProvisionRates>,
+}
+
+impl DayContext {
+    pub(crate) fn new(date: Date, changed_since: String) -> DayContext {
+        let chart = Chart::standard();
+        let roles = chart
+            .accounts()
+            .map(|(role, account)| (account.code.clone(), role))
+            .collect();
+        DayContext {
+            date,
+            changed_since,
+            chart: Arc::new(chart),
+            roles: Arc::new(roles),
+            rates: Arc::new(ProvisionRates::rbi_nbfc()),
+        }
+    }
+}
+
+/// What a chunk's loans gave.
+struct ChunkClosed {
+    closed: Vec<LoanClosed>,
+    failures: Vec<String>,
+}
+
+impl App {
+    /// Work one claimed partition of the loans step chunk by chunk from its cursor; the loans that
+    /// failed to close.
+    pub(crate) async fn work_partition(
+        &self,
+        ctx: &DayContext,
+        progress: &EodProgress,
+        options: &CloseOptions,
+        sink: &dyn ProgressSink,
+    ) -> Result<Vec<String>, AppError> {
+        let mut cursor = progress.cursor.clone();
+        let mut failures = Vec::new();
+        let limit = i64::try_from(options.chunk).unwrap_or(i64::MAX);
+        loop {
+            let started = Instant::now();
+            let loans = self
+                .store
+                .eod_loans(
+                    &self.book,
+                    progress.partition,
+                    cursor.as_deref(),
+                    limit,
+                    &ctx.changed_since,
+                )
+                .await?;
+            let read = loans.len();
+            let done = read < options.chunk;
+            let last = loans.last().map(|l| l.loan_id.clone()).or(cursor.clone());
+            let chunk = self.close_chunk(ctx, loans).await?;
+            let write = self.chunk_write(ctx, progress.partition, chunk, last.clone(), done, read, started);
+            failures.extend(write.1);
+            self.store.write_chunk(&write.0, cursor.as_deref()).await?;
+            sink.loans(read as u64);
+            if done {
+                return Ok(failures);
+            }
+            cursor = last;
+        }
+    }
+
+    /// Close the chunk's loans in parallel; the loans whose history changed under their mark are
+    /// read in full and closed again.
+    async fn close_chunk(&self, ctx: &DayContext, loans: Vec<EodLoan>) -> Result<ChunkClosed, AppError> {
+        let (inputs, mut failures) = inputs_of(loans);
+        let date = ctx.date;
+        let rates = Arc::clone(&ctx.rates);
+        let outcomes = in_parallel(inputs, date, rates.clone()).await?;
+        let mut closed = Vec::with_capacity(outcomes.len());
+        let mut again = Vec::new();
+        for (input, outcome) in outcomes {
+            match outcome {
+                Outcome::Closed(c) => closed.push(*c),
+                Outcome::NeedsHistory => again.push(input),
+                Outcome::Failed(why) => failures.push(format!("{}: {why}", input.loan_id)),
+            }
+        }
+        for mut input in again {
+            input.history = Some(self.history(ctx, &input).await?);
+            let id = input.loan_id.clone();
+            match loan_close::close_loan(&input, date, &rates) {
+                Outcome::Closed(c) => closed.push(*c),
+                Outcome::NeedsHistory => failures.push(format!("{id}: does not close from its history")),
+                Outcome::Failed(why) => failures.push(format!("{id}: {why}")),
+            }
+        }
+        Ok(ChunkClosed { closed, failures })
+    }
+
+    /// A loan's every event and its GL position as the journal holds it.
+    async fn history(&self, ctx: &DayContext, input: &LoanInput) -> Result<History, AppError> {
+        let stored = self.store.events(&input.loan_id).await?;
+        let events = stored
+            .iter()
+            .map(|s| {
+                Event::from_trusted_json(&s.event, input.terms.currency).map_err(|e| {
+                    corrupt(format!("event {} of loan `{}`: {e}", s.seq, input.loan_id))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let lines = self.store.journal(&self.book, &input.loan_id).await?;
+        let journal = loan_close::journal_position(&lines, &ctx.roles).map_err(corrupt)?;
+        Ok(History { events, journal })
+    }
+
+    /// The chunk's write: projections, snapshots, marks, the loans' entries and the summary
+    /// accrual per product, with the partition's progress.
+    #[allow(clippy::too_many_arguments)]
+    fn chunk_write(
+        &self,
+        ctx: &DayContext,
+        partition: u32,
+        chunk: ChunkClosed,
+        cursor: Option<String>,
+        done: bool,
+        read: usize,
+        started: Instant,
+    ) -> (ChunkWrite, Vec<String>) {
+        let source = format!("eod:{}:{LOANS_STEP}:{partition}", ctx.date);
+        let mut write = ChunkWrite {
+            book_id: self.book.clone(),
+            business_date: ctx.date.to_string(),
+            step: LOANS_STEP.to_owned(),
+            partition,
+            cursor,
+            done,
+            loans_read: read as i64,
+            ..ChunkWrite::default()
+        };
+        let mut accruals: BTreeMap<(Option<String>, bool), i64> = BTreeMap::new();
+        let mut entries: Vec<JournalEntry> = Vec::new();
+        for c in chunk.closed {
+            write.loans_changed += i64::from(c.changed);
+            *accruals.entry((c.product.clone(), c.npa)).or_insert(0) += c.accrued;
+            entries.extend(c.entries);
+            if let Some(s) = c.snapshot {
+                write.snapshots.push((c.loan_id.clone(), s));
+            }
+            write.projections.push(c.projection);
+            write.marks.push(c.mark);
+        }
+        for ((product, npa), amount) in accruals {
+            entries.extend(gl::accrual_entry(ctx.date, product.as_deref(), amount, npa));
+        }
+        write.gl_lines = gl_lines(&ctx.chart, &entries, &source);
+        write.millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        (write, chunk.failures)
+    }
+}
+
+/// The store's rows as the engine's inputs; a loan whose stored data does not read is a failure.
+fn inputs_of(loans: Vec<EodLoan>) -> (Vec<LoanInput>, Vec<String>) {
+    let mut failures = Vec::new();
+    let inputs = loans
+        .into_iter()
+        .filter_map(|l| match input_of(l) {
+            Ok(i) => Some(i),
+            Err(why) => {
+                failures.push(why);
+                None
+            }
+        })
+        .collect();
+    (inputs, failures)
+}
+
+fn input_of(loan: EodLoan) -> Result<LoanInput, String> {
+    let id = loan.loan_id;
+    let terms = Terms::from_json(&loan.terms).map_err(|e| format!("{id}: terms: {e:?}"))?;
+    let snapshot = match &loan.snapshot {
+        Some(s) => Snapshot::from_json(&s.engine).map_err(|e| format!("{id}: snapshot: {e}"))?,
+        None => Snapshot::zero(&terms),
+    };
+    let tail = loan
+        .events
+        .iter()
+        .map(|s| {
+            Event::from_trusted_json(&s.event, terms.currency)
+                .map_err(|e| format!("{id}: event {}: {e}", s.seq))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LoanInput {
+        loan_id: id,
+        product: loan.product_id,
+        partners: loan.partner_ids,
+        terms,
+        snapshot,
+        tail,
+        mark: loan.mark,
+        history: None,
+    })
+}
+
+/// Close the loans on rayon's threads, off the async runtime; each input comes back with its
+/// outcome (a loan that needs its history is closed again from it).
+async fn in_parallel(
+    inputs: Vec<LoanInput>,
+    date: Date,
+    rates: Arc<ProvisionRates>,
+) -> Result<Vec<(LoanInput, Outcome)>, AppError> {
+    tokio::task::spawn_blocking(move || {
+        inputs
+            .into_par_iter()
+            .map(|input| {
+                let outcome = loan_close::close_loan(&input, date, &rates);
+                (input, outcome)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| corrupt(format!("the close's workers stopped: {e}")))
+}
+
+/// The journal entries as the store's lines, on the chart's accounts.
+fn gl_lines(chart: &Chart, entries: &[JournalEntry], source: &str) -> Vec<NewGlLine> {
+    let mut lines = Vec::new();
+    for entry in entries {
+        let entry_id = uuid::Uuid::now_v7().to_string();
+        for (n, line) in entry.lines().iter().enumerate() {
+            let (debit, credit) = line.debit_credit();
+            lines.push(NewGlLine {
+                entry_id: entry_id.clone(),
+                line_no: i32::try_from(n).unwrap_or(i32::MAX),
+                posted_on: entry.date().to_string(),
+                kind: entry.kind().to_owned(),
+                narration: entry.narration().to_owned(),
+                account: chart.code(line.role()).to_owned(),
+                loan_id: line.loan_id().map(str::to_owned),
+                product_id: line.product().map(str::to_owned),
+                partner_id: line.partner().map(str::to_owned),
+                debit,
+                credit,
+                source: source.to_owned(),
+            });
+        }
+    }
+    lines
+}

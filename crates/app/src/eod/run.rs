@@ -1,0 +1,329 @@
+//! Running a close: which day, the workers that share its partitions, the steps in order.
+
+use std::time::{Duration, Instant};
+
+use loanbook_domain::calendar::Date;
+use loanbook_store::{ChunkWrite, EodProgress, StoreError};
+
+use super::{CHECKPOINT_STEP, DayClosed, EodRunView, EodRunsView, LOANS_STEP, StepSummary};
+use crate::{Action, App, AppError, Principal, corrupt};
+
+/// How a close runs.
+#[derive(Debug, Clone)]
+pub struct CloseOptions {
+    /// Close every business day up to and including this one; `None`: close one day (or finish
+    /// the close that was interrupted).
+    pub until: Option<Date>,
+    /// Partitions this process works on at once (one on SQLite, which has one writer).
+    pub workers: usize,
+    /// Loans read, closed and written per transaction.
+    pub chunk: usize,
+    /// This process's name in the partitions' claims.
+    pub worker: String,
+}
+
+impl Default for CloseOptions {
+    fn default() -> CloseOptions {
+        CloseOptions {
+            until: None,
+            workers: 1,
+            chunk: DEFAULT_CHUNK,
+            worker: format!("eod-{}", uuid::Uuid::now_v7()),
+        }
+    }
+}
+
+/// Loans per chunk unless told otherwise.
+pub const DEFAULT_CHUNK: usize = 2_000;
+/// The most loans a chunk may hold.
+pub const MAX_CHUNK: usize = 20_000;
+/// The most workers a process runs.
+pub const MAX_WORKERS: usize = 64;
+/// A claim not refreshed for this long is taken over by another worker.
+const STALE_CLAIM: Duration = Duration::from_secs(30);
+/// How often a worker looks again when other workers hold the remaining partitions.
+const WAIT: Duration = Duration::from_millis(200);
+
+/// Where a close reports how far it has got: a progress bar on a terminal, nothing elsewhere.
+pub trait ProgressSink: Send + Sync {
+    /// A day's close begins.
+    fn day(&self, _date: Date) {}
+    /// `loans` more loans have been closed.
+    fn loans(&self, _loans: u64) {}
+}
+
+/// No progress reporting.
+pub struct Quiet;
+
+impl ProgressSink for Quiet {}
+
+impl App {
+    /// Close business days: by default the current one (or the one whose close was interrupted),
+    /// with `until` every day up to and including it. Admins only; `actor` is `None` for the
+    /// command line.
+    pub async fn close_business(
+        &self,
+        actor: Option<&Principal>,
+        options: &CloseOptions,
+        sink: &dyn ProgressSink,
+    ) -> Result<Vec<DayClosed>, AppError> {
+        if let Some(p) = actor {
+            p.require(Action::CloseBusiness)?;
+        }
+        check_options(options)?;
+        let mut closed = Vec::new();
+        loop {
+            let (date, interrupted) = self.day_to_close().await?;
+            match options.until {
+                Some(until) if date > until => break,
+                None if !closed.is_empty() => break,
+                _ => {}
+            }
+            let actor_name = actor.map_or("cli".to_owned(), |p| p.user.name.clone());
+            closed.push(self.close_day(date, &actor_name, options, sink).await?);
+            if options.until.is_none() && !interrupted {
+                break;
+            }
+        }
+        Ok(closed)
+    }
+
+    /// The day the next close is for: the interrupted one, else the business date.
+    async fn day_to_close(&self) -> Result<(Date, bool), AppError> {
+        let runs = self.store.runs(&self.book, 1).await?;
+        if let Some(run) = runs.first().filter(|r| r.status == "running") {
+            return Ok((parse_date(&run.business_date)?, true));
+        }
+        let text = self.store.business_date(&self.book).await?;
+        Ok((parse_date(&text)?, false))
+    }
+
+    async fn close_day(
+        &self,
+        date: Date,
+        actor: &str,
+        options: &CloseOptions,
+        sink: &dyn ProgressSink,
+    ) -> Result<DayClosed, AppError> {
+        let started = Instant::now();
+        sink.day(date);
+        let next = date
+            .tomorrow()
+            .map_err(|e| AppError::invalid("until", format!("no day after {date}: {e}")))?;
+        let changed_since = self.previous_close_start(date).await?;
+        let audit = self.audit(actor, "eod_open", &format!("book/{}", self.book), "", vec![]);
+        let (day, next_text) = (date.to_string(), next.to_string());
+        self.store
+            .open_run(&self.book, &day, &next_text, &self.now(), &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::VersionConflict { .. } => AppError::Conflict(format!(
+                    "the business date is not {day}: another close or a date change came first"
+                )),
+                e => e.into(),
+            })?;
+        self.caches.business_date.insert((), next);
+        let ctx = super::chunk::DayContext::new(date, changed_since);
+        let mut failures = Vec::new();
+        let workers = (0..options.workers.max(1)).map(|k| {
+            let worker = format!("{}-{k}", options.worker);
+            self.work_step(&ctx, LOANS_STEP, worker, options, sink)
+        });
+        for result in futures::future::join_all(workers).await {
+            failures.extend(result?);
+        }
+        self.wait_for_step(&ctx, LOANS_STEP, options, sink).await?;
+        self.work_step(&ctx, CHECKPOINT_STEP, options.worker.clone(), options, sink)
+            .await?;
+        self.wait_for_step(&ctx, CHECKPOINT_STEP, options, sink)
+            .await?;
+        let steps = summarise(&self.store.progress(&self.book, &day).await?);
+        let closed = DayClosed {
+            date: day.clone(),
+            business_date: next_text,
+            steps,
+            failures,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let summary = serde_json::to_string(&closed).unwrap_or_default();
+        self.store
+            .finish_run(&self.book, &day, &self.now(), &summary)
+            .await?;
+        Ok(closed)
+    }
+
+    /// When the close before `date` started: loans with an event recorded since are read even
+    /// when closed. The empty string (before everything) when there was none.
+    async fn previous_close_start(&self, date: Date) -> Result<String, AppError> {
+        let runs = self.store.runs(&self.book, 2).await?;
+        Ok(runs
+            .into_iter()
+            .find(|r| r.business_date < date.to_string())
+            .map(|r| r.started_at)
+            .unwrap_or_default())
+    }
+
+    /// Claim partitions of `step` and work them until none is left to claim; the loans that
+    /// failed to close.
+    async fn work_step(
+        &self,
+        ctx: &super::chunk::DayContext,
+        step: &str,
+        worker: String,
+        options: &CloseOptions,
+        sink: &dyn ProgressSink,
+    ) -> Result<Vec<String>, AppError> {
+        let mut failures = Vec::new();
+        let day = ctx.date.to_string();
+        loop {
+            let stale = self.stale_before();
+            let claimed = self
+                .store
+                .claim(&self.book, &day, step, &worker, &self.now(), &stale)
+                .await?;
+            let Some(progress) = claimed else {
+                return Ok(failures);
+            };
+            let outcome = if step == LOANS_STEP {
+                self.work_partition(ctx, &progress, options, sink).await
+            } else {
+                self.work_checkpoint(ctx, &progress).await.map(|()| vec![])
+            };
+            match outcome {
+                Ok(f) => failures.extend(f),
+                // Another worker took the partition over: leave it to them.
+                Err(AppError::Store(StoreError::VersionConflict { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Wait until every partition of `step` is done, taking over claims that went stale.
+    async fn wait_for_step(
+        &self,
+        ctx: &super::chunk::DayContext,
+        step: &str,
+        options: &CloseOptions,
+        sink: &dyn ProgressSink,
+    ) -> Result<(), AppError> {
+        let day = ctx.date.to_string();
+        loop {
+            let progress = self.store.progress(&self.book, &day).await?;
+            let of_step: Vec<&EodProgress> = progress.iter().filter(|p| p.step == step).collect();
+            if !of_step.is_empty() && of_step.iter().all(|p| p.done) {
+                return Ok(());
+            }
+            tokio::time::sleep(WAIT).await;
+            self.work_step(ctx, step, options.worker.clone(), options, sink)
+                .await?;
+        }
+    }
+
+    /// The time before which a claim is stale. On SQLite there is one writer, so any claim left
+    /// is a killed close's and is taken over at once.
+    fn stale_before(&self) -> String {
+        if self.store.backend() == loanbook_store::Backend::Sqlite {
+            return self.now();
+        }
+        let now = self.clock.now();
+        now.checked_sub(jiff::SignedDuration::try_from(STALE_CLAIM).unwrap_or_default())
+            .unwrap_or(now)
+            .to_string()
+    }
+
+    /// The book-level audit checkpoint, written by the worker that claims partition 0; the other
+    /// partitions of the step have nothing to do.
+    async fn work_checkpoint(
+        &self,
+        ctx: &super::chunk::DayContext,
+        progress: &EodProgress,
+    ) -> Result<(), AppError> {
+        let started = Instant::now();
+        if progress.partition == 0 {
+            self.audit_checkpoint(None).await?;
+        }
+        let write = ChunkWrite {
+            book_id: self.book.clone(),
+            business_date: ctx.date.to_string(),
+            step: CHECKPOINT_STEP.to_owned(),
+            partition: progress.partition,
+            done: true,
+            millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            ..ChunkWrite::default()
+        };
+        self.store
+            .write_chunk(&write, progress.cursor.as_deref())
+            .await?;
+        Ok(())
+    }
+
+    /// The book's closes, newest first.
+    pub async fn eod_runs(&self, p: &Principal, limit: i64) -> Result<EodRunsView, AppError> {
+        p.require(Action::ReadLedger)?;
+        let runs = self.store.runs(&self.book, limit.clamp(1, 1_000)).await?;
+        Ok(EodRunsView {
+            runs: runs
+                .into_iter()
+                .map(|r| EodRunView {
+                    summary: r
+                        .summary
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str(s).ok()),
+                    business_date: r.business_date,
+                    status: r.status,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn check_options(options: &CloseOptions) -> Result<(), AppError> {
+    if options.workers == 0 || options.workers > MAX_WORKERS {
+        return Err(AppError::invalid(
+            "workers",
+            format!("must be from 1 to {MAX_WORKERS}"),
+        ));
+    }
+    if options.chunk == 0 || options.chunk > MAX_CHUNK {
+        return Err(AppError::invalid(
+            "chunk",
+            format!("must be from 1 to {MAX_CHUNK}"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_date(text: &str) -> Result<Date, AppError> {
+    text.parse()
+        .map_err(|e| corrupt(format!("business date `{text}`: {e}")))
+}
+
+/// Sum the partitions' progress per step, in the order of [`super::STEPS`].
+fn summarise(progress: &[EodProgress]) -> Vec<StepSummary> {
+    super::STEPS
+        .iter()
+        .map(|step| {
+            let of_step = progress.iter().filter(|p| p.step == *step);
+            of_step.fold(
+                StepSummary {
+                    step: (*step).to_owned(),
+                    partitions: 0,
+                    loans_read: 0,
+                    loans_changed: 0,
+                    rows_written: 0,
+                    millis: 0,
+                },
+                |mut s, p| {
+                    s.partitions += 1;
+                    s.loans_read += p.loans_read;
+                    s.loans_changed += p.loans_changed;
+                    s.rows_written += p.rows_written;
+                    s.millis += p.millis;
+                    s
+                },
+            )
+        })
+        .collect()
+}

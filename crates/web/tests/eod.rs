@@ -1,0 +1,217 @@
+//! The close of business over 400 days of a small mixed book: payments on time, a loan that
+//! never pays and reaches NPA on RBI's dates, a bounced payment reversed, back-dated payments, a
+//! co-lent loan and a flat-rate loan. After every close the trial balance is zero, the GL
+//! reconciles to the loans to the paisa, and every projection equals a fresh replay.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Server, TODAY, payment};
+use loanbook_app::eod::{CloseOptions, Quiet};
+use loanbook_domain::calendar::Date;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both!(four_hundred_days_of_closes_reconcile_every_day);
+
+const DAYS: i64 = 400;
+
+fn day(offset: i64) -> Date {
+    let start: Date = TODAY.parse().unwrap();
+    start.checked_add(jiff::Span::new().days(offset)).unwrap()
+}
+
+fn terms(principal: &str, rate: &str, n: u32, extra: Value) -> Value {
+    let mut t = json!({
+        "currency": "INR", "principal": principal, "annual_rate": rate, "method": "emi",
+        "installments": n, "frequency": "monthly", "disbursement_date": TODAY,
+        "penal": {"percent": "24"},
+        "fees": [{"name": "processing", "amount": "500.00", "collect": "deduct"}]
+    });
+    if let (Some(t), Some(e)) = (t.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+    t
+}
+
+async fn book(s: &Server, number: &str, terms: Value) -> String {
+    let principal = terms["principal"].clone();
+    let (st, b) = s
+        .post(
+            &s.admin,
+            "/v1/loans",
+            &json!({"loan_number": number, "terms": terms}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let id = b["id"].as_str().unwrap().to_owned();
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/disbursements"),
+            &json!({"date": TODAY, "amount": principal}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    id
+}
+
+async fn installment_due(s: &Server, id: &str, on: Date) -> Option<String> {
+    let (_, b) = s.get(&s.admin, &format!("/v1/loans/{id}")).await;
+    b["state"]["installments"]
+        .as_array()?
+        .iter()
+        .find(|i| i["due_date"] == on.to_string())
+        .map(|i| i["total"].as_str().unwrap_or("0").to_owned())
+}
+
+async fn pay(s: &Server, id: &str, on: Date, amount: &str, reference: &str) {
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/payments"),
+            &payment(&on.to_string(), amount, reference),
+            Some(&format!("{id}-{reference}")),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{reference}: {b}");
+}
+
+async fn reverse(s: &Server, id: &str, on: Date, reference: &str) {
+    let (st, b) = s
+        .post(
+            &s.admin,
+            &format!("/v1/loans/{id}/reversals"),
+            &json!({"date": on.to_string(), "reference": reference, "reason": "bounced"}),
+            Some(&format!("{id}-rev-{reference}")),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{reference}: {b}");
+}
+
+/// Close the business date, then check the ledger and the projections.
+async fn close_and_check(s: &Server, on: Date) {
+    let closed = s
+        .app
+        .close_business(None, &CloseOptions::default(), &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].date, on.to_string());
+    assert!(closed[0].failures.is_empty(), "{:?}", closed[0].failures);
+    let auditor = s.app.system_principal();
+    let tb = s.app.trial_balance(&auditor, on).await.unwrap();
+    assert!(tb.balanced, "{on}: {tb:?}");
+    let r = s.app.reconcile(&auditor, on).await.unwrap();
+    assert!(r.reconciled, "{on}: {:#?}", r.differences);
+    assert_eq!(
+        s.app.projection_mismatches().await.unwrap(),
+        Vec::<String>::new(),
+        "{on}"
+    );
+}
+
+async fn class_on(s: &Server, id: &str, on: Date) -> (i64, String) {
+    let (_, b) = s
+        .get(&s.admin, &format!("/v1/loans/{id}?as_of={on}"))
+        .await;
+    (
+        b["state"]["dpd"].as_i64().unwrap(),
+        b["state"]["classification"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
+    let on_time = book(&s, "EOD-1", terms("100000.00", "14", 12, json!({}))).await;
+    let never = book(&s, "EOD-2", terms("50000.00", "18", 12, json!({}))).await;
+    let bounced = book(&s, "EOD-3", terms("80000.00", "16", 24, json!({}))).await;
+    let late = book(&s, "EOD-4", terms("60000.00", "15", 18, json!({}))).await;
+    let colent = book(
+        &s,
+        "EOD-5",
+        terms(
+            "200000.00",
+            "11.6",
+            36,
+            json!({"partners": [{"id": "bank", "share": "80", "annual_rate": "10"}],
+                   "split": "principal_pro_rata"}),
+        ),
+    )
+    .await;
+    let flat = book(
+        &s,
+        "EOD-6",
+        terms("30000.00", "9.5", 12, json!({"method": "flat"})),
+    )
+    .await;
+    // The never-paying loan's first instalment date: RBI's worked example counts from it.
+    let first_due = day(30);
+    let mut back_dated: BTreeMap<i64, Vec<(String, Date, String, String)>> = BTreeMap::new();
+    for k in 0..DAYS {
+        let today = day(k);
+        for id in [&on_time, &colent, &flat] {
+            if let Some(total) = installment_due(&s, id, today).await {
+                pay(&s, id, today, &total, &format!("P{k}")).await;
+            }
+        }
+        if let Some(total) = installment_due(&s, &bounced, today).await {
+            pay(&s, &bounced, today, &total, &format!("B{k}")).await;
+            if k < 200 {
+                // It bounces three days later, and is paid again then.
+                back_dated
+                    .entry(k + 3)
+                    .or_default()
+                    .push((bounced.clone(), today, total, format!("B{k}")));
+            }
+        }
+        if let Some(total) = installment_due(&s, &late, today).await {
+            // Paid five days late, back-dated to the due date.
+            back_dated
+                .entry(k + 5)
+                .or_default()
+                .push((late.clone(), today, total, format!("L{k}")));
+        }
+        for (id, due, total, reference) in back_dated.remove(&k).unwrap_or_default() {
+            if id == bounced {
+                reverse(&s, &id, today, &reference).await;
+                pay(&s, &id, today, &total, &format!("{reference}-again")).await;
+            } else {
+                pay(&s, &id, due, &total, &reference).await;
+            }
+        }
+        if k == 300 {
+            // The NPA borrower pays everything owed.
+            let (_, b) = s.get(&s.admin, &format!("/v1/loans/{never}")).await;
+            let owed = b["state"]["total_overdue"].as_str().unwrap().to_owned();
+            pay(&s, &never, today, &owed, "CLEAR").await;
+        }
+        close_and_check(&s, today).await;
+    }
+    // RBI's worked example, on the loan that never paid: SMA-1 on day 31 past due, SMA-2 on 61,
+    // NPA on 91 (DPD = date − oldest unpaid due date + 1).
+    for (offset, dpd, class) in [
+        (0, 1, "sma0"),
+        (29, 30, "sma0"),
+        (30, 31, "sma1"),
+        (60, 61, "sma2"),
+        (89, 90, "sma2"),
+        (90, 91, "npa"),
+    ] {
+        let on = first_due.checked_add(jiff::Span::new().days(offset)).unwrap();
+        assert_eq!(
+            class_on(&s, &never, on).await,
+            (dpd, class.to_owned()),
+            "{on}"
+        );
+    }
+    // The closes are on record, newest first.
+    let (st, runs) = s.get(&s.admin, "/v1/eod/runs?limit=3").await;
+    assert_eq!(st, StatusCode::OK, "{runs}");
+    assert_eq!(runs["runs"][0]["business_date"], day(DAYS - 1).to_string());
+    assert_eq!(runs["runs"][0]["status"], "done");
+}
