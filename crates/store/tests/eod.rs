@@ -21,6 +21,7 @@ loanbook_store::on_both_backends!(
     loans_are_read_by_partition_and_cursor,
     the_sql_partition_agrees_with_partition_of,
     balances_sum_with_a_date_cutoff,
+    bulk_writes_span_several_statements,
 );
 
 const BOOK: &str = "main";
@@ -730,6 +731,62 @@ async fn balances_sum_with_a_date_cutoff(db: &TestDatabase) {
     );
     assert!(journal.windows(2).all(|w| w[0].posted_on <= w[1].posted_on));
     assert!(s.journal("other", "L1").await.unwrap().is_empty());
+}
+
+async fn bulk_writes_span_several_statements(db: &TestDatabase) {
+    let s = open(db).await;
+    open_close(&s).await;
+    s.claim(BOOK, DAY, "gl", "w", "t", "t0").await.unwrap();
+    let outbox_before = count(db, "outbox").await;
+    // More lines and messages than one statement takes on either backend.
+    let mut w = chunk(0, None, true);
+    w.step = "gl".into();
+    w.gl_lines = (0..2_600)
+        .flat_map(|n| {
+            entry(
+                &format!("A{n}"),
+                DAY,
+                Some("L1"),
+                "interest_receivable",
+                "interest_income",
+                n + 1,
+            )
+        })
+        .collect();
+    w.outbox = (0..3_100)
+        .map(|n| NewOutbox {
+            id: format!("m{n}"),
+            loan_id: None,
+            topic: "gl.posted".into(),
+            payload: "{}".into(),
+        })
+        .collect();
+    s.write_chunk(&w, None).await.unwrap();
+    assert_eq!(count(db, "gl_lines").await, 5_200);
+    assert_eq!(count(db, "outbox").await, outbox_before + 3_100);
+    let total: i64 = (1..=2_600).sum();
+    let tb = s.trial_balance(BOOK, DAY).await.unwrap();
+    assert_eq!(
+        (tb[0].account.as_str(), tb[0].credit),
+        ("interest_income", total)
+    );
+    assert_eq!(
+        (tb[1].account.as_str(), tb[1].debit),
+        ("interest_receivable", total)
+    );
+    let gl0 = s
+        .progress(BOOK, DAY)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.step == "gl" && p.partition == 0);
+    assert_eq!(gl0.map(|p| (p.done, p.rows_written)), Some((true, 8_300)));
+    let mut more = entry("B1", DAY, None, "cash", "bank", 1);
+    more.extend(
+        (0..4_500).flat_map(|n| entry(&format!("B{}", n + 2), DAY, None, "cash", "bank", 1)),
+    );
+    s.post_lines(BOOK, &more).await.unwrap();
+    assert_eq!(count(db, "gl_lines").await, 5_200 + 9_002);
 }
 
 /// Two stores (two pools) claiming at once, many times: no partition is handed out twice.

@@ -662,3 +662,41 @@ sql_eod!(
     "IS NOT DISTINCT FROM",
     "(SELECT string_agg(partner_id, chr(30) ORDER BY partner_id) FROM loan_partners WHERE loan_id = l.id)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_moves_forward_and_names_each_loan_once() {
+        let mut w = ChunkWrite {
+            cursor: Some("L2".into()),
+            ..ChunkWrite::default()
+        };
+        assert!(check_chunk(&w, Some("L1")).is_ok());
+        assert!(check_chunk(&w, None).is_ok());
+        assert!(check_chunk(&w, Some("L2")).is_err());
+        assert!(check_chunk(&w, Some("L3")).is_err());
+        w.cursor = None;
+        assert!(check_chunk(&w, Some("L1")).is_err());
+        assert!(check_chunk(&w, None).is_ok());
+        let p = |id: &str| Projection {
+            loan_id: id.into(),
+            version: 1,
+            as_of: String::new(),
+            status: String::new(),
+            classification: String::new(),
+            dpd: 0,
+            principal_outstanding: 0,
+            total_overdue: 0,
+            state: String::new(),
+        };
+        w.projections = vec![p("L1"), p("L2")];
+        assert!(check_chunk(&w, None).is_ok());
+        w.projections.push(p("L1"));
+        assert!(check_chunk(&w, None).is_err());
+        w.projections.clear();
+        w.partition = EOD_PARTITIONS;
+        assert!(check_chunk(&w, None).is_err());
+    }
+}
