@@ -5,11 +5,12 @@
 //! The store keeps what the domain cannot: loans with their frozen terms, each loan's and each
 //! application's append-only event stream, snapshots of the loan engine, projections for
 //! queries, idempotency records, the hash-chained audit log (one chain per stream, see
-//! [`audit`]), the outbox, users and API tokens. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
+//! [`audit`]), the outbox, users and API tokens, the close of business's runs and progress, and
+//! the general ledger. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
 //! [`Tokens`], [`Loans`], [`Applications`], [`Idempotency`], [`Approvals`], [`Catalogue`],
-//! [`Outbox`], [`AuditLog`]); `use loanbook_store::prelude::*` brings them all into scope. Every
-//! loan command is written by [`Loans::commit`] in one transaction, every application command by
-//! [`Applications::commit_application`].
+//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`]); `use loanbook_store::prelude::*` brings them all
+//! into scope. Every loan command is written by [`Loans::commit`] in one transaction, every
+//! application command by [`Applications::commit_application`].
 
 #![cfg_attr(
     not(test),
@@ -21,6 +22,8 @@ mod approvals;
 pub mod audit;
 mod books;
 mod catalogue;
+mod eod;
+mod gl;
 mod idempotency;
 mod loans;
 mod outbox;
@@ -47,6 +50,11 @@ pub use audit::{
 };
 pub use books::Books;
 pub use catalogue::{Catalogue, Party, ProductVersion};
+pub use eod::{
+    ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodProgress, EodRun, RUN_DONE,
+    RUN_RUNNING, partition_of,
+};
+pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};
 pub use loans::{
     CommandWrite, LoanFilter, LoanListing, LoanRecord, Loans, NewEvent, NewSnapshot, Projection,
@@ -67,8 +75,8 @@ pub mod audit_schemes {
 /// Every role trait, for callers holding an `Arc<dyn Store>`: `use loanbook_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Applications, Approvals, AuditLog, Books, Catalogue, Idempotency, Loans, Outbox, Store,
-        Tokens, Users,
+        Applications, Approvals, AuditLog, Books, Catalogue, Eod, Gl, Idempotency, Loans, Outbox,
+        Store, Tokens, Users,
     };
 }
 
@@ -85,6 +93,10 @@ pub enum StoreError {
     Duplicate { what: String },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// The write does not fit the state it found (a close already opened or finished, a chunk
+    /// already applied): running it again will not help.
+    #[error("refused: {what}")]
+    Conflict { what: String },
     #[error("the database is busy; try again ({0})")]
     Retryable(String),
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
@@ -130,6 +142,8 @@ pub trait Store:
     + Catalogue
     + Outbox
     + AuditLog
+    + Eod
+    + Gl
 {
 }
 
@@ -144,6 +158,8 @@ impl<T> Store for T where
         + Catalogue
         + Outbox
         + AuditLog
+        + Eod
+        + Gl
 {
 }
 

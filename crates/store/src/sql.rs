@@ -31,6 +31,8 @@ mod audit;
 mod books;
 mod catalogue;
 mod command;
+mod eod;
+mod gl;
 mod idempotency;
 mod loans;
 mod outbox;
