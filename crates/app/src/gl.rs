@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use loanbook_domain::calendar::Date;
-use loanbook_domain::gl::{Chart, Role, subledger};
+use loanbook_domain::gl::{Chart, ChartLine, Role, subledger};
 use loanbook_domain::loan::{self, LoanState};
 use loanbook_domain::money::format_minor;
 use serde::Serialize;
@@ -98,6 +98,15 @@ pub struct DigestView {
     pub digest: String,
 }
 
+/// A loan on a date: its id, product, originating co-lender and state.
+type LoanOnDate = (String, Option<String>, Option<String>, LoanState);
+
+/// Whether every line of the role carries its loan: all but the interest the summary accruals
+/// post to (reconciled by product only).
+fn posted_per_loan(role: Role) -> bool {
+    !matches!(role, Role::InterestAccrued | Role::InterestSuspense)
+}
+
 /// GL balances keyed by role, product and partner.
 type Keyed = BTreeMap<(Role, Option<String>, Option<String>), i64>;
 
@@ -111,9 +120,8 @@ impl App {
         for r in rows {
             debit += i128::from(r.debit);
             credit += i128::from(r.credit);
-            let (name, role) = chart
-                .by_code(&r.account)
-                .map(|(role, a)| (a.name.clone(), role.name().to_owned()))
+            let (name, role) = by_code(&chart, &r.account)
+                .map(|l| (l.account.name.clone(), l.role.name()))
                 .unwrap_or_else(|| ("(not in the chart)".into(), String::new()));
             lines.push(TrialBalanceLine {
                 account: r.account,
@@ -158,7 +166,7 @@ impl App {
     }
 
     /// Every loan's state at the end of `date`, by replay, with its product.
-    async fn states_on(&self, date: Date) -> Result<Vec<(String, Option<String>, LoanState)>, AppError> {
+    async fn states_on(&self, date: Date) -> Result<Vec<LoanOnDate>, AppError> {
         let system = self.system_principal();
         let mut states = Vec::new();
         for id in self.store.loan_ids().await? {
@@ -166,7 +174,13 @@ impl App {
             let loaded = self.load(&system, &id).await?;
             let state = loan::replay(&loaded.terms, &loaded.events, date)
                 .map_err(|e| corrupt(format!("loan `{id}` does not replay: {e}")))?;
-            states.push((id, record.0.product_id.clone(), state));
+            let originator = loaded
+                .terms
+                .partners
+                .iter()
+                .find(|p| p.originator)
+                .map(|p| p.id.clone());
+            states.push((id, record.0.product_id.clone(), originator, state));
         }
         Ok(states)
     }
@@ -179,22 +193,22 @@ impl App {
         let states = self.states_on(date).await?;
         let mut gl_totals: Keyed = BTreeMap::new();
         for r in self.store.trial_balance(&self.book, &day).await? {
-            if let Some((role, _)) = chart.by_code(&r.account) {
+            if let Some(role) = by_code(&chart, &r.account).map(|l| l.role) {
                 *gl_totals.entry((role, r.product_id, r.partner_id)).or_insert(0) += r.debit - r.credit;
             }
         }
         let mut gl_loans: BTreeMap<(String, Role, Option<String>), i64> = BTreeMap::new();
         for r in self.store.loan_balances(&self.book, &day).await? {
-            if let Some((role, _)) = chart.by_code(&r.account) {
+            if let Some(role) = by_code(&chart, &r.account).map(|l| l.role) {
                 *gl_loans.entry((r.loan_id, role, r.partner_id)).or_insert(0) += r.balance;
             }
         }
         let mut loans_totals: Keyed = BTreeMap::new();
         let mut differences = Vec::new();
-        for (id, product, state) in &states {
-            for (role, partner, amount) in subledger(state) {
+        for (id, product, originator, state) in &states {
+            for ((role, partner), amount) in subledger(state, originator.as_deref()) {
                 *loans_totals.entry((role, product.clone(), partner.clone())).or_insert(0) += amount;
-                if !role.posted_per_loan() {
+                if !posted_per_loan(role) {
                     continue;
                 }
                 let held = gl_loans.get(&(id.clone(), role, partner.clone())).copied().unwrap_or(0);
@@ -223,7 +237,7 @@ impl App {
         p.require(Action::ReadLedger)?;
         let states = self.states_on(date).await?;
         let mut hash = Sha256::new();
-        for (id, _, state) in &states {
+        for (id, _, _, state) in &states {
             hash.update(id.as_bytes());
             let json = serde_json::to_string(&crate::state_view::LoanStateView::of(state, false))
                 .map_err(|e| corrupt(format!("state of `{id}`: {e}")))?;
@@ -246,6 +260,11 @@ impl App {
             digest: hex::encode(hash.finalize()),
         })
     }
+}
+
+/// The chart's line of account `code`.
+fn by_code<'c>(chart: &'c Chart, code: &str) -> Option<&'c ChartLine> {
+    chart.lines().iter().find(|l| l.account.code == code)
 }
 
 fn difference(

@@ -96,6 +96,27 @@ pub struct EodLoan {
     /// The loan's events after the snapshot's version (all of them without a snapshot), in order.
     pub events: Vec<StoredEvent>,
     pub projection: Option<Projection>,
+    /// What the closes have posted for the loan so far (None: no close has seen it).
+    pub mark: Option<EodMark>,
+}
+
+/// What the closes have posted for one loan: written with each chunk, read with the loan, so that
+/// the next close posts only what is new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct EodMark {
+    pub loan_id: String,
+    /// How many of the loan's stored events the close had read.
+    pub version: i64,
+    /// The day the close closed (ISO date).
+    pub day: String,
+    /// What the summary accruals have posted for the loan, in minor units: in all, and the part of
+    /// it posted to interest suspense (while the loan was NPA).
+    pub earned: i64,
+    pub suspended: i64,
+    /// The provision held for the loan.
+    pub provision: i64,
+    /// Whether the loan was NPA at the end of that day.
+    pub npa: bool,
 }
 
 /// What one chunk of a partition's step writes, in one transaction, with the partition's progress.
@@ -122,6 +143,8 @@ pub struct ChunkWrite {
     pub snapshots: Vec<(String, NewSnapshot)>,
     pub gl_lines: Vec<NewGlLine>,
     pub outbox: Vec<NewOutbox>,
+    /// The loans' marks, upserted.
+    pub marks: Vec<EodMark>,
 }
 
 /// The close of business.

@@ -51,7 +51,7 @@ pub use audit::{
 pub use books::Books;
 pub use catalogue::{Catalogue, Party, ProductVersion};
 pub use eod::{
-    ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodProgress, EodRun, RUN_DONE,
+    ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun, RUN_DONE,
     RUN_RUNNING, partition_of,
 };
 pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};

@@ -239,7 +239,7 @@ impl From<AppError> for Problem {
             AppError::Store(StoreError::NotFound { .. }) => {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", &detail)
             }
-            AppError::Store(StoreError::Duplicate { .. }) => {
+            AppError::Store(StoreError::Duplicate { .. } | StoreError::Conflict { .. }) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", &detail)
             }
             AppError::Store(s) if s.is_retryable() => {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use loanbook_domain::calendar::Date;
 use loanbook_domain::events::Event;
-use loanbook_domain::gl::{self, Chart, JournalEntry, Role};
+use loanbook_domain::gl::{self, Chart, JournalEntry, Role, Side};
 use loanbook_domain::loan::Snapshot;
 use loanbook_domain::provisioning::ProvisionRates;
 use loanbook_domain::terms::Terms;
@@ -33,8 +33,9 @@ impl DayContext {
     pub(crate) fn new(date: Date, changed_since: String) -> DayContext {
         let chart = Chart::standard();
         let roles = chart
-            .accounts()
-            .map(|(role, account)| (account.code.clone(), role))
+            .lines()
+            .iter()
+            .map(|l| (l.account.code.clone(), l.role))
             .collect();
         DayContext {
             date,
@@ -158,13 +159,16 @@ impl App {
             cursor,
             done,
             loans_read: read as i64,
+            at: self.now(),
             ..ChunkWrite::default()
         };
-        let mut accruals: BTreeMap<(Option<String>, bool), i64> = BTreeMap::new();
+        let mut accruals: BTreeMap<(String, bool), i64> = BTreeMap::new();
         let mut entries: Vec<JournalEntry> = Vec::new();
         for c in chunk.closed {
             write.loans_changed += i64::from(c.changed);
-            *accruals.entry((c.product.clone(), c.npa)).or_insert(0) += c.accrued;
+            let product = c.product.clone().unwrap_or_default();
+            *accruals.entry((product.clone(), false)).or_insert(0) += c.accrued_income;
+            *accruals.entry((product, true)).or_insert(0) += c.accrued_suspense;
             entries.extend(c.entries);
             if let Some(s) = c.snapshot {
                 write.snapshots.push((c.loan_id.clone(), s));
@@ -173,7 +177,7 @@ impl App {
             write.marks.push(c.mark);
         }
         for ((product, npa), amount) in accruals {
-            entries.extend(gl::accrual_entry(ctx.date, product.as_deref(), amount, npa));
+            entries.extend(gl::accrual_entry(ctx.date, &product, amount, npa));
         }
         write.gl_lines = gl_lines(&ctx.chart, &entries, &source);
         write.millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -215,7 +219,6 @@ fn input_of(loan: EodLoan) -> Result<LoanInput, String> {
     Ok(LoanInput {
         loan_id: id,
         product: loan.product_id,
-        partners: loan.partner_ids,
         terms,
         snapshot,
         tail,
@@ -250,16 +253,21 @@ fn gl_lines(chart: &Chart, entries: &[JournalEntry], source: &str) -> Vec<NewGlL
     for entry in entries {
         let entry_id = uuid::Uuid::now_v7().to_string();
         for (n, line) in entry.lines().iter().enumerate() {
-            let (debit, credit) = line.debit_credit();
+            let (debit, credit) = match line.side() {
+                Side::Debit => (line.amount(), 0),
+                Side::Credit => (0, line.amount()),
+            };
             lines.push(NewGlLine {
                 entry_id: entry_id.clone(),
                 line_no: i32::try_from(n).unwrap_or(i32::MAX),
                 posted_on: entry.date().to_string(),
                 kind: entry.kind().to_owned(),
                 narration: entry.narration().to_owned(),
-                account: chart.code(line.role()).to_owned(),
+                account: chart
+                    .account(line.role())
+                    .map_or_else(|| line.role().name(), |a| a.code.clone()),
                 loan_id: line.loan_id().map(str::to_owned),
-                product_id: line.product().map(str::to_owned),
+                product_id: line.product().filter(|p| !p.is_empty()).map(str::to_owned),
                 partner_id: line.partner().map(str::to_owned),
                 debit,
                 credit,

@@ -1,16 +1,21 @@
 //! One loan through one day's close, in pure code: resume the engine from its snapshot to the end
-//! of the day, post the effects that no earlier close posted, and say what to write.
+//! of the day, post what happened, and say what to write.
 //!
-//! What a close has posted for a loan is its [`EodMark`]: the events the close had read
-//! (`version`), the day it closed (`day`), the interest earned to that day (`earned`), the
-//! provision held and whether the loan was NPA. An effect is new when its event was stored after
-//! the mark or is dated after the marked day; a day-end effect is new when it is dated after
-//! the marked day.
+//! What the closes have posted for a loan is its [`EodMark`]: the events read (`version`), the
+//! day closed (`day`), the summary accruals posted for it (`earned`, of which `suspended` went to
+//! interest suspense), the provision held and whether it was NPA.
 //!
-//! A loan whose history changed under the mark (an event back-dated to the marked day or before, a
-//! reversal of a receipt applied then, a loan the close has never seen) is *reposted*: its whole
-//! history is replayed, and one adjustment entry moves its GL position from what the journal holds
-//! to what the replay gives. Both balance, so the adjustment does.
+//! **The usual day.** The loan was closed yesterday and nothing stored since is dated yesterday or
+//! before. Its GL position yesterday is what its own state says it should be (the GL reconciled),
+//! so the day's entries are posted from there: the day's accrual, then every effect of the day.
+//!
+//! **A repost.** A loan whose history changed under the mark (an event back-dated to a closed day,
+//! a reversal of a receipt applied then), a loan no close has seen, or one not closed yesterday,
+//! is replayed from its first event; every effect is posted again on a fresh position, with the
+//! accrual caught up before each effect that depends on what the loan carries (a class change, a
+//! write-off, a settlement) and at the end. One adjustment entry then moves the loan's GL lines
+//! from what its journal holds to what the replay gives, and the summary accruals catch up with
+//! the replay's.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +23,9 @@ use loanbook_domain::calendar::Date;
 use loanbook_domain::delinquency::Classification;
 use loanbook_domain::events::Event;
 use loanbook_domain::gl::{self, JournalEntry, Position, Poster, Role};
-use loanbook_domain::loan::{self, Effect, LoanState, Resumed, Snapshot};
+use loanbook_domain::loan::{
+    self, Capitalisation, Effect, EffectKind, LoanState, Resumed, Resumption, Snapshot, Status,
+};
 use loanbook_domain::provisioning::{self, ProvisionRates};
 use loanbook_domain::terms::Terms;
 use loanbook_store::{EodMark, NewSnapshot, Projection};
@@ -29,14 +36,13 @@ use crate::servicing::projection;
 pub(crate) struct LoanInput {
     pub(crate) loan_id: String,
     pub(crate) product: Option<String>,
-    pub(crate) partners: Vec<String>,
     pub(crate) terms: Terms,
     /// The newest snapshot, or [`Snapshot::zero`].
     pub(crate) snapshot: Snapshot,
     /// The stored events after the snapshot's version, in stored order.
     pub(crate) tail: Vec<Event>,
     pub(crate) mark: Option<EodMark>,
-    /// For a repost: every stored event and the loan's GL position as the journal holds it.
+    /// For a repost: every stored event and the loan's GL lines as its journal holds them.
     pub(crate) history: Option<History>,
 }
 
@@ -57,10 +63,10 @@ pub(crate) struct LoanClosed {
     pub(crate) mark: EodMark,
     /// Balanced entries for this loan (its effects, an adjustment, the provision movement).
     pub(crate) entries: Vec<JournalEntry>,
-    /// Interest earned today (may be negative: a reversal), for the product's summary accrual.
-    pub(crate) accrued: i64,
-    /// Whether the loan is NPA at the end of the day (its accrual goes to suspense).
-    pub(crate) npa: bool,
+    /// Interest earned today, for the product's summary accruals: to income and to suspense
+    /// (either may be negative after a repost).
+    pub(crate) accrued_income: i64,
+    pub(crate) accrued_suspense: i64,
     /// Whether anything about the loan changed beyond the passing of the day.
     pub(crate) changed: bool,
 }
@@ -68,184 +74,229 @@ pub(crate) struct LoanClosed {
 /// The outcome for one loan.
 pub(crate) enum Outcome {
     Closed(Box<LoanClosed>),
-    /// Its history changed under the mark: read its events and journal, then close it again.
+    /// Read its events and journal, then close it again as a repost.
     NeedsHistory,
-    /// It does not replay: reported, and left as it was.
+    /// It does not replay or post: reported, and left as it was.
     Failed(String),
+}
+
+/// What the day's engine run gave, and what was posted from it.
+struct Posted {
+    resumed: Resumption,
+    entries: Vec<JournalEntry>,
+    /// The summary accruals the loan should have in all after today: total, and to suspense.
+    earned: i64,
+    suspended: i64,
+    reposted: bool,
 }
 
 /// Close `date` for one loan; `rates` prices its provision.
 pub(crate) fn close_loan(input: &LoanInput, date: Date, rates: &ProvisionRates) -> Outcome {
-    match input.history {
-        Some(_) => repost(input, date, rates),
-        None => match normal(input, date) {
-            Ok(Some((resumed, effects))) => finish(input, date, rates, resumed, effects, None),
-            Ok(None) => Outcome::NeedsHistory,
-            Err(e) => Outcome::Failed(e),
+    let posted = match &input.history {
+        Some(history) => repost(input, history, date),
+        None => match usual(input, date) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => return Outcome::NeedsHistory,
+            Err(e) => Err(e),
         },
+    };
+    match posted {
+        Ok(p) => finish(input, date, rates, p),
+        Err(e) => Outcome::Failed(e),
     }
 }
 
-/// The usual path: the snapshot and the tail carry the loan to `date`; the new effects.
-fn normal(input: &LoanInput, date: Date) -> Result<Option<(loan::Resumption, Vec<Effect>)>, String> {
+fn poster_for(input: &LoanInput, npa: bool) -> Poster {
+    Poster::for_terms(
+        &input.loan_id,
+        input.product.as_deref().unwrap_or(""),
+        &input.terms,
+        npa,
+    )
+}
+
+fn originator(terms: &Terms) -> Option<&str> {
+    terms
+        .partners
+        .iter()
+        .find(|p| p.originator)
+        .map(|p| p.id.as_str())
+}
+
+/// Interest that left "accrued" by an effect: fallen due, or capitalised in a moratorium.
+fn accrued_out(effect: &Effect) -> i64 {
+    match &effect.kind {
+        EffectKind::FellDue { interest, .. } => *interest,
+        EffectKind::Capitalised {
+            cause: Capitalisation::Moratorium,
+            amount,
+            ..
+        } => *amount,
+        _ => 0,
+    }
+}
+
+/// Whether posting the effect reads what the loan carries (so the accrual must be up to date).
+fn reads_position(effect: &Effect) -> bool {
+    matches!(
+        effect.kind,
+        EffectKind::ClassChanged { .. }
+            | EffectKind::WrittenOff { .. }
+            | EffectKind::Settled { .. }
+            | EffectKind::Capitalised { .. }
+    )
+}
+
+/// The usual day; `None` when the loan must be reposted.
+fn usual(input: &LoanInput, date: Date) -> Result<Option<Posted>, String> {
     let Some(mark) = &input.mark else {
         return Ok(None);
     };
-    let marked_day: Date = mark
-        .day
-        .parse()
-        .map_err(|e| format!("mark day `{}`: {e}", mark.day))?;
-    let base = input.snapshot.version;
-    if base > mark.version || input.snapshot.day > marked_day {
+    let Ok(yesterday) = date.yesterday() else {
+        return Ok(None);
+    };
+    if mark.day != yesterday.to_string() || input.snapshot.version > mark.version {
         return Ok(None);
     }
-    let stored_after_mark = |index: usize| index as i64 >= mark.version;
-    let base_index = usize::try_from(base).unwrap_or(usize::MAX);
+    let base = usize::try_from(input.snapshot.version).map_err(|e| e.to_string())?;
+    let marked = usize::try_from(mark.version).map_err(|e| e.to_string())?;
     let rewritten = input
         .tail
         .iter()
         .enumerate()
-        .any(|(k, e)| stored_after_mark(base_index + k) && e.date <= marked_day);
-    if rewritten {
+        .any(|(k, e)| base + k >= marked && e.date <= yesterday);
+    if rewritten || input.snapshot.day > yesterday {
         return Ok(None);
     }
-    let resumed = loan::snapshot::resume(&input.terms, &input.snapshot, &input.tail, date)
+    let resume = |s: &Snapshot, events: &[Event], to: Date| {
+        match loan::resume(&input.terms, s, events, to) {
+            Ok(Resumed::Applied(r)) => Ok(Some(*r)),
+            Ok(Resumed::NeedsEarlier(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let Some(before) = resume(&input.snapshot, &input.tail, yesterday)? else {
+        return Ok(None);
+    };
+    let covered = usize::try_from(before.snapshot.version).map_err(|e| e.to_string())? - base;
+    let rest = input.tail.get(covered..).unwrap_or_default();
+    let Some(today) = resume(&before.snapshot, rest, date)? else {
+        return Ok(None);
+    };
+    let prev = &before.state;
+    let mut poster = poster_for(input, prev.classification == Classification::Npa).resume(
+        gl::subledger(prev, originator(&input.terms)),
+        prev.status == Status::WrittenOff,
+    );
+    let accrual = today.state.balances.interest_accrued - prev.balances.interest_accrued
+        + today.effects.iter().map(accrued_out).sum::<i64>();
+    let to_suspense = poster.is_npa();
+    poster.note_accrual(accrual);
+    let mut entries = Vec::new();
+    for effect in &today.effects {
+        if let Some(e) = poster.post(effect).map_err(|e| e.to_string())? {
+            entries.push(e);
+        }
+    }
+    Ok(Some(Posted {
+        resumed: today,
+        entries,
+        earned: mark.earned + accrual,
+        suspended: mark.suspended + if to_suspense { accrual } else { 0 },
+        reposted: false,
+    }))
+}
+
+/// The whole history posted again on a fresh position.
+fn repost(input: &LoanInput, history: &History, date: Date) -> Result<Posted, String> {
+    let terms = &input.terms;
+    let (state, effects) =
+        loan::replay_with_effects(terms, &history.events, date).map_err(|e| e.to_string())?;
+    let snapshot = Snapshot::take(terms, &history.events, date).map_err(|e| e.to_string())?;
+    let mut poster = poster_for(input, false);
+    let (mut noted, mut suspended, mut out) = (0i64, 0i64, 0i64);
+    let mut accrued_on: BTreeMap<Date, i64> = BTreeMap::new();
+    let mut catch_up = |poster: &mut Poster, accrued: i64, out: i64| {
+        let amount = accrued + out - noted;
+        if poster.is_npa() {
+            suspended += amount;
+        }
+        poster.note_accrual(amount);
+        noted += amount;
+    };
+    let mut entries = Vec::new();
+    for effect in &effects {
+        if reads_position(effect) {
+            let accrued = match accrued_on.get(&effect.date) {
+                Some(a) => *a,
+                None => {
+                    let s = loan::replay(terms, &history.events, effect.date)
+                        .map_err(|e| e.to_string())?;
+                    accrued_on.insert(effect.date, s.balances.interest_accrued);
+                    s.balances.interest_accrued
+                }
+            };
+            catch_up(&mut poster, accrued, out);
+        }
+        out += accrued_out(effect);
+        if let Some(e) = poster.post(effect).map_err(|e| e.to_string())? {
+            entries.push(e);
+        }
+    }
+    catch_up(&mut poster, state.balances.interest_accrued, out);
+    let target = gl::position(&entries);
+    let product = input.product.as_deref().unwrap_or("");
+    let adjustment = gl::adjustment(date, &input.loan_id, product, &history.journal, &target)
         .map_err(|e| e.to_string())?;
-    let Resumed::Applied(resumed) = resumed else {
-        return Ok(None);
-    };
-    let event_date = |index: usize| {
-        index
-            .checked_sub(base_index)
-            .and_then(|k| input.tail.get(k))
-            .map(|e| e.date)
-    };
-    let new: Vec<Effect> = resumed
-        .effects
-        .iter()
-        .filter(|e| match e.event {
-            Some(i) => stored_after_mark(i) || event_date(i).is_some_and(|d| d > marked_day),
-            None => e.date > marked_day,
-        })
-        .cloned()
-        .collect();
-    Ok(Some((*resumed, new)))
+    Ok(Posted {
+        resumed: Resumption {
+            snapshot,
+            state,
+            effects: Vec::new(),
+        },
+        entries: adjustment.into_iter().collect(),
+        earned: noted,
+        suspended,
+        reposted: true,
+    })
 }
 
-/// Replay the whole history and move the loan's GL position to the replay's.
-fn repost(input: &LoanInput, date: Date, rates: &ProvisionRates) -> Outcome {
-    let Some(history) = &input.history else {
-        return Outcome::Failed("a repost needs the loan's history".into());
-    };
-    let (state, effects) = match loan::replay_with_effects(&input.terms, &history.events, date) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    let snapshot = match Snapshot::take(&input.terms, &history.events, date) {
-        Ok(s) => s,
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    let mut poster = Poster::new(
-        &input.loan_id,
-        input.product.as_deref(),
-        &input.partners,
-        false,
-    );
-    let replayed: Vec<JournalEntry> = effects.iter().flat_map(|e| poster.post(e)).collect();
-    let target = gl::position(&replayed);
-    let adjustment = gl::adjustment(
-        date,
-        &input.loan_id,
-        input.product.as_deref(),
-        &history.journal,
-        &target,
-    );
-    let resumed = loan::Resumption {
-        snapshot,
-        state,
-        effects: Vec::new(),
-    };
-    // As if the whole history were the tail of an empty snapshot.
-    let whole = LoanInput {
-        loan_id: input.loan_id.clone(),
-        product: input.product.clone(),
-        partners: input.partners.clone(),
-        terms: input.terms.clone(),
-        snapshot: Snapshot::zero(&input.terms),
-        tail: history.events.clone(),
-        mark: input.mark.clone(),
-        history: None,
-    };
-    finish(&whole, date, rates, resumed, Vec::new(), Some(adjustment))
-}
-
-/// The interest a loan has earned to the end of `date`: what has fallen due and what has accrued
-/// since. The day's accrual is its rise.
-pub(crate) fn earned(state: &LoanState, date: Date) -> i64 {
-    let fallen: i64 = state
-        .installments
-        .iter()
-        .filter(|i| i.due_date <= date)
-        .map(|i| i.interest)
-        .sum();
-    fallen + state.balances.interest_accrued
-}
-
-/// Post the effects, the provision movement and the accrual; build the writes.
-fn finish(
-    input: &LoanInput,
-    date: Date,
-    rates: &ProvisionRates,
-    resumed: loan::Resumption,
-    effects: Vec<Effect>,
-    adjustment: Option<Option<JournalEntry>>,
-) -> Outcome {
-    let was_npa = input.mark.as_ref().is_some_and(|m| m.npa);
-    let mut poster = Poster::new(
-        &input.loan_id,
-        input.product.as_deref(),
-        &input.partners,
-        was_npa,
-    );
-    let mut entries: Vec<JournalEntry> = effects.iter().flat_map(|e| poster.post(e)).collect();
-    let reposted = adjustment.is_some();
-    if let Some(Some(entry)) = adjustment {
-        entries.push(entry);
-    }
-    let state = &resumed.state;
-    let npa = state.classification == Classification::Npa;
+/// The provision movement and the writes.
+fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> Outcome {
+    let mut entries = p.entries;
+    let state = &p.resumed.state;
     let provision = provisioning::provision(
         rates,
         state.asset_class,
         state.balances.principal_outstanding,
         0,
     );
-    let held = input.mark.as_ref().map_or(0, |m| m.provision);
-    if let Some(entry) = gl::provision_entry(
+    let mark = input.mark.as_ref();
+    let held = mark.map_or(0, |m| m.provision);
+    let product = input.product.as_deref().unwrap_or("");
+    entries.extend(gl::provision_entry(
         date,
         &input.loan_id,
-        input.product.as_deref(),
+        product,
         held,
         provision,
-    ) {
-        entries.push(entry);
-    }
-    let earned_now = earned(state, date);
-    let accrued = earned_now - input.mark.as_ref().map_or(0, |m| m.earned);
-    let version = input.snapshot.version + input.tail.len() as i64;
-    let changed = reposted
-        || !effects.is_empty()
-        || provision != held
-        || input.mark.as_ref().is_none_or(|m| m.version != version);
-    let after = resumed.snapshot.version;
+    ));
+    let version = stored_events(input);
+    let changed = p.reposted
+        || !entries.is_empty()
+        || mark.is_none_or(|m| m.version != version);
     let snapshot = changed.then(|| NewSnapshot {
-        version: after,
+        version: p.resumed.snapshot.version,
         day: date.to_string(),
-        engine: resumed.snapshot.to_json().unwrap_or_default(),
+        engine: p.resumed.snapshot.to_json().unwrap_or_default(),
     });
-    let next_day = date.tomorrow().unwrap_or(date);
-    let projected = project(input, &resumed.snapshot, after, next_day)
-        .unwrap_or_else(|| resumed.state.clone());
+    let Ok(tomorrow) = date.tomorrow() else {
+        return Outcome::Failed(format!("no day after {date}"));
+    };
+    let projected = project(input, &p.resumed.snapshot, tomorrow)
+        .unwrap_or_else(|| p.resumed.state.clone());
+    let (earned_before, suspended_before) = mark.map_or((0, 0), |m| (m.earned, m.suspended));
+    let accrued_suspense = p.suspended - suspended_before;
     Outcome::Closed(Box::new(LoanClosed {
         loan_id: input.loan_id.clone(),
         product: input.product.clone(),
@@ -255,42 +306,67 @@ fn finish(
             loan_id: input.loan_id.clone(),
             version,
             day: date.to_string(),
-            earned: earned_now,
+            earned: p.earned,
+            suspended: p.suspended,
             provision,
-            npa,
+            npa: state.classification == Classification::Npa,
         },
         entries,
-        accrued,
-        npa,
+        accrued_income: p.earned - earned_before - accrued_suspense,
+        accrued_suspense,
         changed,
     }))
 }
 
+/// How many events the loan has stored.
+fn stored_events(input: &LoanInput) -> i64 {
+    match &input.history {
+        Some(h) => h.events.len() as i64,
+        None => input.snapshot.version + input.tail.len() as i64,
+    }
+}
+
+/// The events stored after `snapshot`'s version.
+fn events_after<'a>(input: &'a LoanInput, snapshot: &Snapshot) -> Option<&'a [Event]> {
+    match &input.history {
+        Some(h) => h.events.get(usize::try_from(snapshot.version).ok()?..),
+        None => {
+            let skip = usize::try_from(snapshot.version - input.snapshot.version).ok()?;
+            input.tail.get(skip..)
+        }
+    }
+}
+
 /// The state on the new business date: the day's snapshot carried one day on with the events it
 /// does not cover. `None` when that cannot be done from the snapshot.
-fn project(input: &LoanInput, snapshot: &Snapshot, after: i64, day: Date) -> Option<LoanState> {
-    let skip = usize::try_from(after - input.snapshot.version).ok()?;
-    let rest = input.tail.get(skip..)?;
-    match loan::snapshot::resume(&input.terms, snapshot, rest, day).ok()? {
+fn project(input: &LoanInput, snapshot: &Snapshot, day: Date) -> Option<LoanState> {
+    let rest = events_after(input, snapshot)?;
+    match loan::resume(&input.terms, snapshot, rest, day).ok()? {
         Resumed::Applied(r) => Some(r.state),
         Resumed::NeedsEarlier(_) => None,
     }
 }
 
-/// The GL position of a loan's journal lines, by role: `accounts` maps each account code to its
-/// role; a line on an account the chart does not know is kept under no role and reported.
+/// A loan's GL lines as a position by role, leaving out the provision (posted from the mark, not
+/// from the loan's effects). A line on an account the chart does not know is an error.
 pub(crate) fn journal_position(
     lines: &[loanbook_store::GlLine],
     roles: &BTreeMap<String, Role>,
 ) -> Result<Position, String> {
     let mut position = Position::new();
     for line in lines {
-        let role = roles
-            .get(&line.account)
-            .ok_or_else(|| format!("journal line {} is on unknown account `{}`", line.id, line.account))?;
-        *position
-            .entry((*role, line.partner_id.clone()))
-            .or_insert(0) += line.debit - line.credit;
+        let role = *roles.get(&line.account).ok_or_else(|| {
+            format!(
+                "journal line {} is on unknown account `{}`",
+                line.id, line.account
+            )
+        })?;
+        if matches!(role, Role::ProvisionExpense | Role::ProvisionHeld) {
+            continue;
+        }
+        let slot = position.entry((role, line.partner_id.clone())).or_insert(0);
+        *slot += line.debit - line.credit;
     }
+    position.retain(|_, v| *v != 0);
     Ok(position)
 }

@@ -46,7 +46,7 @@ pub struct StepSummary {
 }
 
 /// What one day's close did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct DayClosed {
     /// The business day closed.
     #[schema(format = Date, example = "2024-03-31")]

@@ -117,7 +117,7 @@ impl App {
             .open_run(&self.book, &day, &next_text, &self.now(), &audit)
             .await
             .map_err(|e| match e {
-                StoreError::VersionConflict { .. } => AppError::Conflict(format!(
+                StoreError::VersionConflict { .. } | StoreError::Conflict { .. } => AppError::Conflict(format!(
                     "the business date is not {day}: another close or a date change came first"
                 )),
                 e => e.into(),
@@ -192,7 +192,7 @@ impl App {
             match outcome {
                 Ok(f) => failures.extend(f),
                 // Another worker took the partition over: leave it to them.
-                Err(AppError::Store(StoreError::VersionConflict { .. })) => {}
+                Err(AppError::Store(StoreError::Conflict { .. })) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -248,6 +248,7 @@ impl App {
             step: CHECKPOINT_STEP.to_owned(),
             partition: progress.partition,
             done: true,
+            at: self.now(),
             millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             ..ChunkWrite::default()
         };

@@ -58,3 +58,16 @@ CREATE INDEX gl_lines_by_loan ON gl_lines (loan_id);
 CREATE INDEX loans_by_partition ON loans (book_id, (CASE WHEN lower(substr(id, length(id), 1)) IN ('1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f') THEN lower(substr(id, length(id), 1)) ELSE '0' END), id);
 -- Which loans took an event since a time.
 CREATE INDEX loan_events_by_recorded ON loan_events (loan_id, recorded_at);
+
+-- What the closes have posted for each loan: the events read, the day closed, the summary accruals
+-- posted for it (in all, and to suspense), the provision held and the NPA flag. The next close
+-- posts only what is new.
+CREATE TABLE eod_marks (
+    loan_id   TEXT PRIMARY KEY REFERENCES loans (id),
+    version   BIGINT NOT NULL,
+    day       TEXT NOT NULL,
+    earned    BIGINT NOT NULL,
+    suspended BIGINT NOT NULL,
+    provision BIGINT NOT NULL,
+    npa       BOOLEAN NOT NULL
+);

@@ -20,7 +20,7 @@ use super::{PgStore, SqliteStore, db_err};
 use crate::eod::{partition_key, partition_key_sql};
 use crate::gl::check_balanced;
 use crate::{
-    AuditEntry, ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodProgress, EodRun,
+    AuditEntry, ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
     Projection, RUN_DONE, RUN_RUNNING, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord, StoreError,
     StoredEvent,
 };
@@ -139,6 +139,7 @@ impl LoanRow {
             snapshot: None,
             events: Vec::new(),
             projection,
+            mark: None,
         }
     }
 }
@@ -298,6 +299,20 @@ macro_rules! sql_eod {
                 for l in loans.iter_mut() {
                     l.events = by_loan.remove(&l.loan_id).unwrap_or_default();
                 }
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT loan_id, version, day, earned, suspended, provision, npa FROM eod_marks WHERE loan_id IN (",
+                );
+                let mut ids = q.separated(", ");
+                for l in loans.iter() {
+                    ids.push_bind(l.loan_id.clone());
+                }
+                q.push(")");
+                let marks: Vec<EodMark> = q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
+                let mut by_loan: HashMap<String, EodMark> =
+                    marks.into_iter().map(|m| (m.loan_id.clone(), m)).collect();
+                for l in loans.iter_mut() {
+                    l.mark = by_loan.remove(&l.loan_id);
+                }
                 Ok(())
             }
 
@@ -308,6 +323,25 @@ macro_rules! sql_eod {
                 at: &str,
             ) -> Result<u64, StoreError> {
                 let mut written = 0;
+                for batch in w.marks.chunks(ROWS_PER_INSERT) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO eod_marks (loan_id, version, day, earned, suspended, provision, npa) ",
+                    );
+                    q.push_values(batch, |mut b, m: &EodMark| {
+                        b.push_bind(m.loan_id.clone())
+                            .push_bind(m.version)
+                            .push_bind(m.day.clone())
+                            .push_bind(m.earned)
+                            .push_bind(m.suspended)
+                            .push_bind(m.provision)
+                            .push_bind(m.npa);
+                    });
+                    q.push(
+                        " ON CONFLICT (loan_id) DO UPDATE SET version = excluded.version, day = excluded.day, \
+                         earned = excluded.earned, suspended = excluded.suspended, provision = excluded.provision, npa = excluded.npa",
+                    );
+                    written += q.build().execute(&mut **tx).await.map_err(db_err)?.rows_affected();
+                }
                 for batch in w.projections.chunks(ROWS_PER_INSERT) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO loan_projections (loan_id, version, as_of, status, classification, dpd, \
