@@ -216,7 +216,7 @@ pub fn provision_for(
 mod tests {
     use super::*;
 
-    const L: i64 = 1_000_000_00; // ₹10 lakh in paise
+    const L: i64 = 100_000_000; // ₹10 lakh in paise
 
     #[test]
     fn bank_preset_matches_the_reference() {

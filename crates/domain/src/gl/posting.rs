@@ -31,8 +31,9 @@
 //! event.
 //!
 //! **Daily accrual** is not an effect: [`accrual_entry`] posts a day's interest earned per
-//! product, where for each loan `amount = interest_accrued(today) − interest_accrued(yesterday)
-//! + Σ fell_due.interest today + Σ capitalised.amount (moratorium) today`. A [`Poster`] must be
+//! product, where for each loan the amount is `interest_accrued(today) −
+//! interest_accrued(yesterday) + Σ fell_due.interest today + Σ capitalised.amount (moratorium)
+//! today`, posted before the day's effects. A [`Poster`] must be
 //! told each loan's amount ([`Poster::note_accrual`]) or post it itself ([`Poster::accrual`]),
 //! since moving interest to suspense needs the accrued interest the loan carries.
 
