@@ -12,9 +12,11 @@ pub mod calendar;
 pub mod colending;
 pub mod delinquency;
 pub mod events;
+pub mod gl;
 pub mod loan;
 pub mod money;
 pub mod origination;
+pub mod provisioning;
 pub mod schedule;
 #[cfg(feature = "schema")]
 pub mod schema;
