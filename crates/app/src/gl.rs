@@ -4,10 +4,10 @@
 //!
 //! Amounts are shown in rupees with two decimals: the book's journal is in paise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use loanbook_domain::calendar::Date;
-use loanbook_domain::gl::{Chart, ChartLine, Role, subledger};
+use loanbook_domain::gl::{Chart, ChartLine, Role, loan_roles, subledger};
 use loanbook_domain::loan::{self, LoanState};
 use loanbook_domain::money::format_minor;
 use serde::Serialize;
@@ -111,10 +111,17 @@ fn posted_per_loan(role: Role) -> bool {
 type Keyed = BTreeMap<(Role, Option<String>, Option<String>), i64>;
 
 impl App {
-    pub async fn trial_balance(&self, p: &Principal, date: Date) -> Result<TrialBalanceView, AppError> {
+    pub async fn trial_balance(
+        &self,
+        p: &Principal,
+        date: Date,
+    ) -> Result<TrialBalanceView, AppError> {
         p.require(Action::ReadLedger)?;
         let chart = Chart::standard();
-        let rows = self.store.trial_balance(&self.book, &date.to_string()).await?;
+        let rows = self
+            .store
+            .trial_balance(&self.book, &date.to_string())
+            .await?;
         let (mut debit, mut credit) = (0i128, 0i128);
         let mut lines = Vec::with_capacity(rows.len());
         for r in rows {
@@ -186,7 +193,11 @@ impl App {
     }
 
     /// Reconcile the GL of `date` (a closed day) to the loans' balances at its end.
-    pub async fn reconcile(&self, p: &Principal, date: Date) -> Result<ReconciliationView, AppError> {
+    pub async fn reconcile(
+        &self,
+        p: &Principal,
+        date: Date,
+    ) -> Result<ReconciliationView, AppError> {
         p.require(Action::ReadLedger)?;
         let chart = Chart::standard();
         let day = date.to_string();
@@ -194,7 +205,9 @@ impl App {
         let mut gl_totals: Keyed = BTreeMap::new();
         for r in self.store.trial_balance(&self.book, &day).await? {
             if let Some(role) = by_code(&chart, &r.account).map(|l| l.role) {
-                *gl_totals.entry((role, r.product_id, r.partner_id)).or_insert(0) += r.debit - r.credit;
+                *gl_totals
+                    .entry((role, r.product_id, r.partner_id))
+                    .or_insert(0) += r.debit - r.credit;
             }
         }
         let mut gl_loans: BTreeMap<(String, Role, Option<String>), i64> = BTreeMap::new();
@@ -204,23 +217,46 @@ impl App {
             }
         }
         let mut loans_totals: Keyed = BTreeMap::new();
-        let mut differences = Vec::new();
+        let mut loans_each: BTreeMap<(String, Role, Option<String>), i64> = BTreeMap::new();
+        let products: BTreeMap<&String, &Option<String>> = states
+            .iter()
+            .map(|(id, product, _, _)| (id, product))
+            .collect();
         for (id, product, originator, state) in &states {
             for ((role, partner), amount) in subledger(state, originator.as_deref()) {
-                *loans_totals.entry((role, product.clone(), partner.clone())).or_insert(0) += amount;
-                if !posted_per_loan(role) {
-                    continue;
-                }
-                let held = gl_loans.get(&(id.clone(), role, partner.clone())).copied().unwrap_or(0);
-                if held != amount {
-                    differences.push(difference(Some(id), product, &partner, role, held, amount));
+                *loans_totals
+                    .entry((role, product.clone(), partner.clone()))
+                    .or_insert(0) += amount;
+                if posted_per_loan(role) {
+                    loans_each.insert((id.clone(), role, partner), amount);
                 }
             }
         }
-        for ((role, product, partner), amount) in &loans_totals {
-            let held = gl_totals.get(&(*role, product.clone(), partner.clone())).copied().unwrap_or(0);
-            if held != *amount {
-                differences.push(difference(None, product, partner, *role, held, *amount));
+        let reconciled: Vec<Role> = loan_roles().collect();
+        let mut differences = Vec::new();
+        let each_keys: BTreeSet<&(String, Role, Option<String>)> = loans_each
+            .keys()
+            .chain(
+                gl_loans
+                    .keys()
+                    .filter(|(_, r, _)| reconciled.contains(r) && posted_per_loan(*r)),
+            )
+            .collect();
+        for key @ (id, role, partner) in each_keys {
+            let (held, owed) = (value(&gl_loans, key), value(&loans_each, key));
+            if held != owed {
+                let product = products.get(id).copied().cloned().unwrap_or_default();
+                differences.push(difference(Some(id), &product, partner, *role, held, owed));
+            }
+        }
+        let total_keys: BTreeSet<&(Role, Option<String>, Option<String>)> = loans_totals
+            .keys()
+            .chain(gl_totals.keys().filter(|(r, _, _)| reconciled.contains(r)))
+            .collect();
+        for key @ (role, product, partner) in total_keys {
+            let (held, owed) = (value(&gl_totals, key), value(&loans_totals, key));
+            if held != owed {
+                differences.push(difference(None, product, partner, *role, held, owed));
             }
         }
         Ok(ReconciliationView {
@@ -243,7 +279,11 @@ impl App {
                 .map_err(|e| corrupt(format!("state of `{id}`: {e}")))?;
             hash.update(json.as_bytes());
         }
-        for r in self.store.trial_balance(&self.book, &date.to_string()).await? {
+        for r in self
+            .store
+            .trial_balance(&self.book, &date.to_string())
+            .await?
+        {
             let line = format!(
                 "{}|{}|{}|{}|{}\n",
                 r.account,
@@ -260,6 +300,10 @@ impl App {
             digest: hex::encode(hash.finalize()),
         })
     }
+}
+
+fn value<K: Ord>(map: &BTreeMap<K, i64>, key: &K) -> i64 {
+    map.get(key).copied().unwrap_or(0)
 }
 
 /// The chart's line of account `code`.

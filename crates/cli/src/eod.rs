@@ -223,7 +223,14 @@ pub fn gl(cmd: &GlCommand) -> Result<(), Failure> {
                     );
                 }
                 println!("total {:>82} {:>16}", tb.total_debit, tb.total_credit);
-                println!("{}", if tb.balanced { "balanced" } else { "NOT BALANCED" });
+                println!(
+                    "{}",
+                    if tb.balanced {
+                        "balanced"
+                    } else {
+                        "NOT BALANCED"
+                    }
+                );
                 Ok(())
             }
             GlCommand::Reconcile { db, date, json } => {
@@ -250,7 +257,11 @@ pub fn gl(cmd: &GlCommand) -> Result<(), Failure> {
                         "{} loans on {}: {}",
                         r.loans,
                         r.date,
-                        if r.reconciled { "reconciled" } else { "DIFFERENCES" }
+                        if r.reconciled {
+                            "reconciled"
+                        } else {
+                            "DIFFERENCES"
+                        }
                     );
                 }
                 if r.reconciled {

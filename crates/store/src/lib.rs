@@ -51,8 +51,8 @@ pub use audit::{
 pub use books::Books;
 pub use catalogue::{Catalogue, Party, ProductVersion};
 pub use eod::{
-    ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun, RUN_DONE,
-    RUN_RUNNING, partition_of,
+    ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
+    RUN_DONE, RUN_RUNNING, partition_of,
 };
 pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};

@@ -117,9 +117,7 @@ async fn close_and_check(s: &Server, on: Date) {
 }
 
 async fn class_on(s: &Server, id: &str, on: Date) -> (i64, String) {
-    let (_, b) = s
-        .get(&s.admin, &format!("/v1/loans/{id}?as_of={on}"))
-        .await;
+    let (_, b) = s.get(&s.admin, &format!("/v1/loans/{id}?as_of={on}")).await;
     (
         b["state"]["dpd"].as_i64().unwrap(),
         b["state"]["classification"].as_str().unwrap().to_owned(),
@@ -138,7 +136,8 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
             "200000.00",
             "11.6",
             36,
-            json!({"partners": [{"id": "bank", "share": "80", "annual_rate": "10"}],
+            json!({"partners": [{"id": "bank", "share": "80", "annual_rate": "10"},
+                                {"id": "nbfc", "share": "20", "annual_rate": "18", "originator": true}],
                    "split": "principal_pro_rata"}),
         ),
     )
@@ -163,18 +162,22 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
             pay(&s, &bounced, today, &total, &format!("B{k}")).await;
             if k < 200 {
                 // It bounces three days later, and is paid again then.
-                back_dated
-                    .entry(k + 3)
-                    .or_default()
-                    .push((bounced.clone(), today, total, format!("B{k}")));
+                back_dated.entry(k + 3).or_default().push((
+                    bounced.clone(),
+                    today,
+                    total,
+                    format!("B{k}"),
+                ));
             }
         }
         if let Some(total) = installment_due(&s, &late, today).await {
             // Paid five days late, back-dated to the due date.
-            back_dated
-                .entry(k + 5)
-                .or_default()
-                .push((late.clone(), today, total, format!("L{k}")));
+            back_dated.entry(k + 5).or_default().push((
+                late.clone(),
+                today,
+                total,
+                format!("L{k}"),
+            ));
         }
         for (id, due, total, reference) in back_dated.remove(&k).unwrap_or_default() {
             if id == bounced {
@@ -202,13 +205,79 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
         (89, 90, "sma2"),
         (90, 91, "npa"),
     ] {
-        let on = first_due.checked_add(jiff::Span::new().days(offset)).unwrap();
+        let on = first_due
+            .checked_add(jiff::Span::new().days(offset))
+            .unwrap();
         assert_eq!(
             class_on(&s, &never, on).await,
             (dpd, class.to_owned()),
             "{on}"
         );
     }
+    // The ledger holds what the book did: interest income, suspense on the NPA loan, the
+    // co-lender's payable, provisions.
+    let last = day(DAYS - 1);
+    let auditor = s.app.system_principal();
+    let tb = s.app.trial_balance(&auditor, last).await.unwrap();
+    let credit_of = |role: &str| -> f64 {
+        tb.lines
+            .iter()
+            .filter(|l| l.role == role)
+            .map(|l| l.credit.parse::<f64>().unwrap())
+            .sum()
+    };
+    for role in [
+        "interest_income",
+        "interest_suspense",
+        "partner_payable",
+        "provision_held",
+        "penal_income",
+    ] {
+        assert!(credit_of(role) > 0.0, "{role} in {tb:#?}");
+    }
+    // A line the loans do not explain is found, on its loan.
+    let stray = |account: &str, debit: i64, credit: i64| loanbook_store::NewGlLine {
+        entry_id: "stray".into(),
+        line_no: if debit > 0 { 0 } else { 1 },
+        posted_on: last.to_string(),
+        kind: "manual".into(),
+        narration: "a stray posting".into(),
+        account: account.into(),
+        loan_id: Some(on_time.clone()),
+        product_id: None,
+        partner_id: None,
+        debit,
+        credit,
+        source: "test".into(),
+    };
+    let principal = loanbook_domain::gl::Chart::standard()
+        .account(loanbook_domain::gl::Role::LoanPrincipal)
+        .unwrap()
+        .code
+        .clone();
+    let clearing = loanbook_domain::gl::Chart::standard()
+        .account(loanbook_domain::gl::Role::CollectionsClearing)
+        .unwrap()
+        .code
+        .clone();
+    s.app
+        .store()
+        .post_lines(
+            "main",
+            &[stray(&principal, 100, 0), stray(&clearing, 0, 100)],
+        )
+        .await
+        .unwrap();
+    let r = s.app.reconcile(&auditor, last).await.unwrap();
+    assert!(!r.reconciled);
+    assert!(
+        r.differences
+            .iter()
+            .any(|d| d.loan_id.as_deref() == Some(on_time.as_str()) && d.role == "loan_principal"),
+        "{:#?}",
+        r.differences
+    );
+
     // The closes are on record, newest first.
     let (st, runs) = s.get(&s.admin, "/v1/eod/runs?limit=3").await;
     assert_eq!(st, StatusCode::OK, "{runs}");

@@ -82,7 +82,15 @@ impl App {
             let done = read < options.chunk;
             let last = loans.last().map(|l| l.loan_id.clone()).or(cursor.clone());
             let chunk = self.close_chunk(ctx, loans).await?;
-            let write = self.chunk_write(ctx, progress.partition, chunk, last.clone(), done, read, started);
+            let write = self.chunk_write(
+                ctx,
+                progress.partition,
+                chunk,
+                last.clone(),
+                done,
+                read,
+                started,
+            );
             failures.extend(write.1);
             self.store.write_chunk(&write.0, cursor.as_deref()).await?;
             sink.loans(read as u64);
@@ -95,7 +103,11 @@ impl App {
 
     /// Close the chunk's loans in parallel; the loans whose history changed under their mark are
     /// read in full and closed again.
-    async fn close_chunk(&self, ctx: &DayContext, loans: Vec<EodLoan>) -> Result<ChunkClosed, AppError> {
+    async fn close_chunk(
+        &self,
+        ctx: &DayContext,
+        loans: Vec<EodLoan>,
+    ) -> Result<ChunkClosed, AppError> {
         let (inputs, mut failures) = inputs_of(loans);
         let date = ctx.date;
         let rates = Arc::clone(&ctx.rates);
@@ -114,7 +126,9 @@ impl App {
             let id = input.loan_id.clone();
             match loan_close::close_loan(&input, date, &rates) {
                 Outcome::Closed(c) => closed.push(*c),
-                Outcome::NeedsHistory => failures.push(format!("{id}: does not close from its history")),
+                Outcome::NeedsHistory => {
+                    failures.push(format!("{id}: does not close from its history"))
+                }
                 Outcome::Failed(why) => failures.push(format!("{id}: {why}")),
             }
         }

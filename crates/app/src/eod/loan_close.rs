@@ -168,12 +168,15 @@ fn usual(input: &LoanInput, date: Date) -> Result<Option<Posted>, String> {
     if rewritten || input.snapshot.day > yesterday {
         return Ok(None);
     }
-    let resume = |s: &Snapshot, events: &[Event], to: Date| {
-        match loan::resume(&input.terms, s, events, to) {
-            Ok(Resumed::Applied(r)) => Ok(Some(*r)),
-            Ok(Resumed::NeedsEarlier(_)) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
+    let resume = |s: &Snapshot, events: &[Event], to: Date| match loan::resume(
+        &input.terms,
+        s,
+        events,
+        to,
+    ) {
+        Ok(Resumed::Applied(r)) => Ok(Some(*r)),
+        Ok(Resumed::NeedsEarlier(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
     };
     let Some(before) = resume(&input.snapshot, &input.tail, yesterday)? else {
         return Ok(None);
@@ -282,9 +285,7 @@ fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> O
         provision,
     ));
     let version = stored_events(input);
-    let changed = p.reposted
-        || !entries.is_empty()
-        || mark.is_none_or(|m| m.version != version);
+    let changed = p.reposted || !entries.is_empty() || mark.is_none_or(|m| m.version != version);
     let snapshot = changed.then(|| NewSnapshot {
         version: p.resumed.snapshot.version,
         day: date.to_string(),
@@ -293,8 +294,8 @@ fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> O
     let Ok(tomorrow) = date.tomorrow() else {
         return Outcome::Failed(format!("no day after {date}"));
     };
-    let projected = project(input, &p.resumed.snapshot, tomorrow)
-        .unwrap_or_else(|| p.resumed.state.clone());
+    let projected =
+        project(input, &p.resumed.snapshot, tomorrow).unwrap_or_else(|| p.resumed.state.clone());
     let (earned_before, suspended_before) = mark.map_or((0, 0), |m| (m.earned, m.suspended));
     let accrued_suspense = p.suspended - suspended_before;
     Outcome::Closed(Box::new(LoanClosed {

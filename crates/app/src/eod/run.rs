@@ -39,6 +39,8 @@ pub const DEFAULT_CHUNK: usize = 2_000;
 pub const MAX_CHUNK: usize = 20_000;
 /// The most workers a process runs.
 pub const MAX_WORKERS: usize = 64;
+/// The most days one API request closes.
+pub const API_DAYS: i64 = 31;
 /// A claim not refreshed for this long is taken over by another worker.
 const STALE_CLAIM: Duration = Duration::from_secs(30);
 /// How often a worker looks again when other workers hold the remaining partitions.
@@ -71,6 +73,22 @@ impl App {
             p.require(Action::CloseBusiness)?;
         }
         check_options(options)?;
+        if let (Some(_), Some(until)) = (actor, options.until) {
+            // Through the API a request closes at most a month; longer runs are for the CLI.
+            let from = self.day_to_close().await?.0;
+            let last = from
+                .checked_add(jiff::Span::new().days(API_DAYS - 1))
+                .unwrap_or(from);
+            if until > last {
+                return Err(AppError::invalid(
+                    "until",
+                    format!(
+                        "closes at most {API_DAYS} days in one request: from {from} up to {last}; \
+                         use `loanbook eod --until` for more"
+                    ),
+                ));
+            }
+        }
         let mut closed = Vec::new();
         loop {
             let (date, interrupted) = self.day_to_close().await?;
@@ -111,15 +129,23 @@ impl App {
             .tomorrow()
             .map_err(|e| AppError::invalid("until", format!("no day after {date}: {e}")))?;
         let changed_since = self.previous_close_start(date).await?;
-        let audit = self.audit(actor, "eod_open", &format!("book/{}", self.book), "", vec![]);
+        let audit = self.audit(
+            actor,
+            "eod_open",
+            &format!("book/{}", self.book),
+            "",
+            vec![],
+        );
         let (day, next_text) = (date.to_string(), next.to_string());
         self.store
             .open_run(&self.book, &day, &next_text, &self.now(), &audit)
             .await
             .map_err(|e| match e {
-                StoreError::VersionConflict { .. } | StoreError::Conflict { .. } => AppError::Conflict(format!(
-                    "the business date is not {day}: another close or a date change came first"
-                )),
+                StoreError::VersionConflict { .. } | StoreError::Conflict { .. } => {
+                    AppError::Conflict(format!(
+                        "the business date is not {day}: another close or a date change came first"
+                    ))
+                }
                 e => e.into(),
             })?;
         self.caches.business_date.insert((), next);

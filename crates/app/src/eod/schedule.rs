@@ -84,7 +84,10 @@ mod tests {
 
     #[test]
     fn times_of_day_parse_or_say_why_not() {
-        assert_eq!(parse_time_of_day("23:30").unwrap(), Time::new(23, 30, 0, 0).unwrap());
+        assert_eq!(
+            parse_time_of_day("23:30").unwrap(),
+            Time::new(23, 30, 0, 0).unwrap()
+        );
         assert!(parse_time_of_day("24:00").unwrap_err().contains("hour"));
         assert!(parse_time_of_day("12:60").unwrap_err().contains("minute"));
         assert!(parse_time_of_day("1230").unwrap_err().contains("HH:MM"));
@@ -96,6 +99,9 @@ mod tests {
         let at = Time::new(23, 30, 0, 0).unwrap();
         assert_eq!(until_next(now, at), Duration::from_secs(90 * 60));
         let later: jiff::Timestamp = "2024-03-31T23:45:00Z".parse().unwrap();
-        assert_eq!(until_next(later, at), Duration::from_secs(23 * 3600 + 45 * 60));
+        assert_eq!(
+            until_next(later, at),
+            Duration::from_secs(23 * 3600 + 45 * 60)
+        );
     }
 }

@@ -20,9 +20,9 @@ use super::{PgStore, SqliteStore, db_err};
 use crate::eod::{partition_key, partition_key_sql};
 use crate::gl::check_balanced;
 use crate::{
-    AuditEntry, ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
-    Projection, RUN_DONE, RUN_RUNNING, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord, StoreError,
-    StoredEvent,
+    AuditEntry, ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress,
+    EodRun, Projection, RUN_DONE, RUN_RUNNING, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord,
+    StoreError, StoredEvent,
 };
 
 /// Rows per multi-row statement: at most 9 bound values a row, so under 32,766 per statement.
