@@ -20,6 +20,7 @@ mod applications;
 mod approvals;
 pub mod audit;
 mod books;
+mod bulk;
 mod catalogue;
 mod idempotency;
 mod loans;
@@ -46,6 +47,7 @@ pub use audit::{
     verify_chain,
 };
 pub use books::Books;
+pub use bulk::{Bulk, BulkLoan, MAX_BULK_LOANS};
 pub use catalogue::{Catalogue, Party, ProductVersion};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};
 pub use loans::{
@@ -67,8 +69,8 @@ pub mod audit_schemes {
 /// Every role trait, for callers holding an `Arc<dyn Store>`: `use loanbook_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Applications, Approvals, AuditLog, Books, Catalogue, Idempotency, Loans, Outbox, Store,
-        Tokens, Users,
+        Applications, Approvals, AuditLog, Books, Bulk, Catalogue, Idempotency, Loans, Outbox,
+        Store, Tokens, Users,
     };
 }
 
@@ -130,6 +132,7 @@ pub trait Store:
     + Catalogue
     + Outbox
     + AuditLog
+    + Bulk
 {
 }
 
@@ -144,6 +147,7 @@ impl<T> Store for T where
         + Catalogue
         + Outbox
         + AuditLog
+        + Bulk
 {
 }
 
