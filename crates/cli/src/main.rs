@@ -12,6 +12,7 @@ mod originate;
 mod quote;
 mod replay;
 mod service;
+mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +53,9 @@ enum Command {
     /// Drive a running server with applications from draft to disbursed loan; report
     /// applications per second and each step's latency.
     Originate(originate::OriginateArgs),
+    /// Synthetic data: `sim book` writes a realistic book of loans with their histories.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Application(cmd) => applications::run(&cmd),
         Command::Load(args) => load::run(&args),
         Command::Originate(args) => originate::run(&args),
+        Command::Sim(cmd) => sim::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
