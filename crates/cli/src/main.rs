@@ -13,6 +13,7 @@ mod originate;
 mod quote;
 mod replay;
 mod service;
+mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +60,9 @@ enum Command {
     /// The general ledger: trial balance, reconciliation to the loans, a loan's journal.
     #[command(subcommand)]
     Gl(eod::GlCommand),
+    /// Synthetic data: `sim book` writes a realistic book of loans with their histories.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Originate(args) => originate::run(&args),
         Command::Eod(args) => eod::eod(&args),
         Command::Gl(cmd) => eod::gl(&cmd),
+        Command::Sim(cmd) => sim::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

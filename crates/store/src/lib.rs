@@ -21,6 +21,7 @@ mod applications;
 mod approvals;
 pub mod audit;
 mod books;
+mod bulk;
 mod catalogue;
 mod eod;
 mod gl;
@@ -49,6 +50,7 @@ pub use audit::{
     verify_chain,
 };
 pub use books::Books;
+pub use bulk::{Bulk, BulkLoan, MAX_BULK_LOANS};
 pub use catalogue::{Catalogue, Party, ProductVersion};
 pub use eod::{
     ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
@@ -75,8 +77,8 @@ pub mod audit_schemes {
 /// Every role trait, for callers holding an `Arc<dyn Store>`: `use loanbook_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Applications, Approvals, AuditLog, Books, Catalogue, Eod, Gl, Idempotency, Loans, Outbox,
-        Store, Tokens, Users,
+        Applications, Approvals, AuditLog, Books, Bulk, Catalogue, Eod, Gl, Idempotency, Loans,
+        Outbox, Store, Tokens, Users,
     };
 }
 
@@ -144,6 +146,7 @@ pub trait Store:
     + AuditLog
     + Eod
     + Gl
+    + Bulk
 {
 }
 
@@ -160,6 +163,7 @@ impl<T> Store for T where
         + AuditLog
         + Eod
         + Gl
+        + Bulk
 {
 }
 

@@ -29,6 +29,7 @@ mod applications;
 mod approvals;
 mod audit;
 mod books;
+mod bulk;
 mod catalogue;
 mod command;
 mod eod;

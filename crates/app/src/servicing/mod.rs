@@ -110,7 +110,8 @@ pub(crate) fn event_message(
     }
 }
 
-pub(crate) fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projection {
+/// The queryable projection of a loan at `version` in state `s`, as every command writes it.
+pub fn projection(loan_id: &str, version: i64, s: &LoanState) -> Projection {
     Projection {
         loan_id: loan_id.to_owned(),
         version,

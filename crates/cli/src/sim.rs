@@ -1,0 +1,307 @@
+//! `loanbook sim book`: a synthetic book of loans with their histories, written in bulk into an
+//! empty book.
+//!
+//! The loans come from `loanbook_sim` (a pure function of the seed and each loan's index), made
+//! in parallel batches; each loan's state and snapshot at the as-of date are computed by the
+//! engine, and each batch is written in one transaction by [`Bulk::book_loans`] while the next
+//! is made. The book stands at the end of the as-of date: its business date is the day after,
+//! the first day a close of business will run. By default the as-of date is the day before the
+//! book's business date, which for a new database is today (UTC), so the book is as a new
+//! database would have it.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use loanbook_domain::calendar::{Date, parse_date};
+use loanbook_domain::loan::{LoanState, Snapshot};
+use loanbook_sim::BookSpec;
+use loanbook_store::{
+    BulkLoan, LoanFilter, LoanRecord, MAX_BULK_LOANS, NewEvent, NewSnapshot, Store, StoreError,
+    terms_digest,
+};
+use rayon::prelude::*;
+
+use crate::Failure;
+
+/// The book the CLI works in (as `loanbook serve` and the other commands do).
+const BOOK: &str = "main";
+
+/// Most loans one synthetic book may have.
+pub const MAX_SIM_LOANS: usize = 20_000_000;
+
+/// Loans made and written at a time, unless `--batch` says otherwise.
+const DEFAULT_BATCH: usize = 5_000;
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Write a synthetic book into an empty database: personal, two-wheeler, MSME, co-lent and
+    /// gold loans disbursed over five years, with payments, late payments, bounces,
+    /// prepayments and a delinquent tail; the same seed always gives the same loans.
+    Book(BookArgs),
+}
+
+#[derive(Args)]
+pub struct BookArgs {
+    /// How many loans to make.
+    #[arg(long)]
+    loans: usize,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "LOANBOOK_DATABASE", value_name = "URL")]
+    database: String,
+    /// The seed the loans are drawn from.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The last day of the book's history (YYYY-MM-DD); the business date becomes the day
+    /// after. Default: the day before the book's business date (yesterday for a new database).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Loans made and written per transaction.
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
+    batch: usize,
+}
+
+pub fn run(cmd: &SimCommand) -> Result<(), Failure> {
+    match cmd {
+        SimCommand::Book(args) => book(args),
+    }
+}
+
+fn invalid(line: String) -> Failure {
+    Failure::Invalid(vec![line])
+}
+
+fn other(e: impl std::fmt::Display) -> Failure {
+    Failure::Other(anyhow!("{e}"))
+}
+
+fn book(args: &BookArgs) -> Result<(), Failure> {
+    if args.loans == 0 || args.loans > MAX_SIM_LOANS {
+        return Err(invalid(format!(
+            "--loans: must be from 1 to {MAX_SIM_LOANS}"
+        )));
+    }
+    if args.batch == 0 || args.batch > MAX_BULK_LOANS {
+        return Err(invalid(format!(
+            "--batch: must be from 1 to {MAX_BULK_LOANS}"
+        )));
+    }
+    let as_of = match &args.as_of {
+        Some(text) => Some(parse_date(text).map_err(|rule| invalid(format!("--as-of: {rule}")))?),
+        None => None,
+    };
+    crate::service::runtime()?.block_on(async {
+        let store = loanbook_store::connect(&args.database)
+            .await
+            .map_err(|e| other(format!("opening {}: {e}", args.database)))?;
+        let as_of = prepare_book(store.as_ref(), as_of).await?;
+        let spec = BookSpec {
+            loans: args.loans,
+            seed: args.seed,
+            as_of,
+        };
+        let started = Instant::now();
+        let tally = write_book(store, spec, args.batch).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "Booked {} loans in {seconds:.1} s: {:.0} loans/s",
+            args.loans,
+            args.loans as f64 / seconds.max(1e-9)
+        );
+        println!(
+            "Book `{BOOK}` as of {as_of}; business date {} (the first day to close)",
+            as_of.tomorrow().unwrap_or(as_of)
+        );
+        println!("Classes: {}", tally.line(&tally.classes));
+        println!("Statuses: {}", tally.line(&tally.statuses));
+        Ok(())
+    })
+}
+
+/// Make sure the book exists and is empty, and find its as-of date: the day before its business
+/// date. A new book is created with the business date after `as_of` (default: today).
+async fn prepare_book(store: &dyn Store, as_of: Option<Date>) -> Result<Date, Failure> {
+    match store.business_date(BOOK).await {
+        Ok(text) => {
+            let any = store
+                .list_loans(&LoanFilter {
+                    limit: 1,
+                    ..LoanFilter::default()
+                })
+                .await
+                .map_err(other)?;
+            if !any.is_empty() {
+                return Err(invalid(format!(
+                    "the book `{BOOK}` already holds loans: sim book writes only into an empty \
+                     book (give a fresh database)"
+                )));
+            }
+            let business = parse_date(&text).map_err(|e| other(format!("business date: {e}")))?;
+            let eve = business.yesterday().map_err(other)?;
+            match as_of {
+                None => Ok(eve),
+                Some(a) if a == eve => Ok(a),
+                Some(a) => Err(invalid(format!(
+                    "--as-of {a}: the book's business date is {business}, so it stands as of \
+                     {eve}: give that date, or a fresh database"
+                ))),
+            }
+        }
+        Err(StoreError::NotFound { .. }) => {
+            let now = jiff::Timestamp::now();
+            let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+            let as_of = match as_of {
+                Some(a) => a,
+                None => today.yesterday().map_err(other)?,
+            };
+            let business = as_of.tomorrow().map_err(other)?;
+            store
+                .ensure_book(BOOK, BOOK, &business.to_string(), &now.to_string())
+                .await
+                .map_err(other)?;
+            Ok(as_of)
+        }
+        Err(e) => Err(other(e)),
+    }
+}
+
+/// How many loans of each class and status were written.
+#[derive(Default)]
+struct Tally {
+    classes: BTreeMap<String, usize>,
+    statuses: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    fn add(&mut self, loans: &[BulkLoan]) {
+        for l in loans {
+            let p = &l.projection;
+            *self.classes.entry(p.classification.clone()).or_default() += 1;
+            *self.statuses.entry(p.status.clone()).or_default() += 1;
+        }
+    }
+
+    fn line(&self, counts: &BTreeMap<String, usize>) -> String {
+        counts
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+fn progress(loans: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(loans as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40} {human_pos}/{human_len} loans · {per_sec} · {elapsed} (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Make the book's loans in parallel batches on a thread of their own and write each batch as
+/// it comes, while the next one is made.
+async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Result<Tally, Failure> {
+    let (send, mut batches) = tokio::sync::mpsc::channel::<Result<Vec<BulkLoan>, String>>(2);
+    let maker = std::thread::spawn(move || {
+        let created_at = jiff::Timestamp::now().to_string();
+        for start in (0..spec.loans).step_by(batch) {
+            let end = (start + batch).min(spec.loans);
+            let made: Result<Vec<BulkLoan>, String> = (start..end)
+                .into_par_iter()
+                .map(|i| bulk_loan(&spec, i, &created_at))
+                .collect();
+            let failed = made.is_err();
+            if send.blocking_send(made).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let bar = progress(spec.loans);
+    let mut tally = Tally::default();
+    let mut written = 0;
+    let result = async {
+        while let Some(made) = batches.recv().await {
+            let loans = made.map_err(other)?;
+            store.book_loans(BOOK, &loans).await.map_err(|e| {
+                other(format!(
+                    "writing loans {}–{}: {e} ({written} loans were booked before)",
+                    written + 1,
+                    written + loans.len()
+                ))
+            })?;
+            tally.add(&loans);
+            written += loans.len();
+            bar.inc(loans.len() as u64);
+        }
+        Ok::<(), Failure>(())
+    }
+    .await;
+    // Stop the maker (its next send fails) before waiting for it.
+    drop(batches);
+    if maker.join().is_err() {
+        return Err(other("the loan maker stopped on a panic"));
+    }
+    bar.finish_and_clear();
+    result?;
+    if written != spec.loans {
+        return Err(other(format!(
+            "only {written} of {} loans were made",
+            spec.loans
+        )));
+    }
+    Ok(tally)
+}
+
+/// The loan at `index` with the rows a booking writes for it: its state and snapshot at the
+/// as-of date, computed by the engine, and its projection as commands write it.
+fn bulk_loan(spec: &BookSpec, index: usize, created_at: &str) -> Result<BulkLoan, String> {
+    let l = loanbook_sim::loan(spec, index);
+    let snapshot = Snapshot::take(&l.terms, &l.events, spec.as_of)
+        .map_err(|e| format!("{}: {e}", l.number))?;
+    let state = LoanState::new(&l.terms, &snapshot.engine, spec.as_of);
+    let engine = snapshot
+        .to_json()
+        .map_err(|e| format!("{}: {e}", l.number))?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let terms = l.terms.to_json();
+    let currency = l.terms.currency;
+    let version = l.events.len() as i64;
+    Ok(BulkLoan {
+        record: LoanRecord {
+            id: id.clone(),
+            book_id: BOOK.to_owned(),
+            loan_number: l.number,
+            borrower_id: Some(l.borrower),
+            product_id: None,
+            product_version: None,
+            terms_hash: terms_digest(&terms),
+            terms,
+            partner_ids: l.terms.partners.iter().map(|p| p.id.clone()).collect(),
+            created_at: created_at.to_owned(),
+            application_id: None,
+        },
+        events: l
+            .events
+            .iter()
+            .map(|e| NewEvent {
+                value_date: e.date.to_string(),
+                event: e.to_stored_json(currency),
+            })
+            .collect(),
+        projection: loanbook_app::servicing::projection(&id, version, &state),
+        snapshot: Some(NewSnapshot {
+            version: snapshot.version,
+            day: snapshot.day.to_string(),
+            engine,
+        }),
+    })
+}
