@@ -4,7 +4,8 @@
 //! - SQLite: multi-row `INSERT … VALUES (…), (…)` statements, each under SQLite's limit of
 //!   32,766 bound values. In-process, so a statement costs no round trip.
 //! - PostgreSQL: `COPY … FROM STDIN` in text format, one per table, streamed in 1 MiB pieces:
-//!   no bind limit, no statement to parse, the fastest way rows go in.
+//!   no bind limit, no statement to parse, the fastest way rows go in. Large values (engine
+//!   snapshots) are compressed with LZ4 for the transaction when the server has it.
 
 use async_trait::async_trait;
 use sqlx::Sqlite;
@@ -272,6 +273,20 @@ impl Bulk for PgStore {
     async fn book_loans(&self, book_id: &str, loans: &[BulkLoan]) -> Result<(), StoreError> {
         check_batch(book_id, loans)?;
         let mut tx = Self::begin_write(self.writer()).await?;
+        // Snapshots and terms are large enough to be compressed: LZ4 (where the server has it)
+        // costs the server a fraction of the default pglz's time, and reads back the same.
+        // A server without it refuses the setting: in a savepoint, so the transaction goes on.
+        {
+            use sqlx::Acquire as _;
+            let mut sp = tx.begin().await.map_err(db_err)?;
+            let set = sqlx::query("SET LOCAL default_toast_compression = lz4")
+                .execute(&mut *sp)
+                .await;
+            match set {
+                Ok(_) => sp.commit().await.map_err(db_err)?,
+                Err(_) => sp.rollback().await.map_err(db_err)?,
+            }
+        }
         Self::copy_rows(&mut tx, LOAN_COLUMNS, loans, |c, l| {
             let r = &l.record;
             c.text(&r.id)
