@@ -272,11 +272,20 @@ impl App {
     pub async fn eod_digest(&self, p: &Principal, date: Date) -> Result<DigestView, AppError> {
         p.require(Action::ReadLedger)?;
         let states = self.states_on(date).await?;
-        let mut hash = Sha256::new();
+        // By loan number, the loan's human reference, so that two books built alike compare
+        // equal whatever ids their loans were given.
+        let system = self.system_principal();
+        let mut numbered = Vec::with_capacity(states.len());
         for (id, _, _, state) in &states {
-            hash.update(id.as_bytes());
+            let number = self.loan_for(&system, id).await?.0.loan_number.clone();
             let json = serde_json::to_string(&crate::state_view::LoanStateView::of(state, false))
                 .map_err(|e| corrupt(format!("state of `{id}`: {e}")))?;
+            numbered.push((number, json));
+        }
+        numbered.sort();
+        let mut hash = Sha256::new();
+        for (number, json) in &numbered {
+            hash.update(number.as_bytes());
             hash.update(json.as_bytes());
         }
         for r in self

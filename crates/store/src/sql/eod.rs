@@ -170,16 +170,17 @@ fn chunk_refusal(
     }
 }
 
-/// A chunk's own consistency: its cursor moves forward and it upserts each loan once.
+/// A chunk's own consistency: its cursor moves forward (an empty chunk, which only closes its
+/// partition, may keep it) and it upserts each loan once.
 fn check_chunk(w: &ChunkWrite, from: Option<&str>) -> Result<(), StoreError> {
     check_balanced(&w.gl_lines)?;
     if w.partition >= EOD_PARTITIONS {
         return Err(StoreError::Corrupt(format!("partition {}", w.partition)));
     }
     match (from, w.cursor.as_deref()) {
-        (Some(f), Some(t)) if t <= f => Err(StoreError::Corrupt(format!(
-            "a chunk moving the cursor back from `{f}` to `{t}`"
-        ))),
+        (Some(f), Some(t)) if t < f || (t == f && w.loans_read > 0) => Err(StoreError::Corrupt(
+            format!("a chunk moving the cursor back from `{f}` to `{t}`"),
+        )),
         (Some(f), None) => Err(StoreError::Corrupt(format!(
             "a chunk dropping the cursor `{f}`"
         ))),
@@ -705,12 +706,18 @@ mod tests {
     fn a_chunk_moves_forward_and_names_each_loan_once() {
         let mut w = ChunkWrite {
             cursor: Some("L2".into()),
+            loans_read: 1,
             ..ChunkWrite::default()
         };
         assert!(check_chunk(&w, Some("L1")).is_ok());
         assert!(check_chunk(&w, None).is_ok());
         assert!(check_chunk(&w, Some("L2")).is_err());
         assert!(check_chunk(&w, Some("L3")).is_err());
+        // The empty chunk that ends a partition whose loans filled its last chunk keeps the cursor.
+        w.loans_read = 0;
+        assert!(check_chunk(&w, Some("L2")).is_ok());
+        assert!(check_chunk(&w, Some("L3")).is_err());
+        w.loans_read = 1;
         w.cursor = None;
         assert!(check_chunk(&w, Some("L1")).is_err());
         assert!(check_chunk(&w, None).is_ok());
