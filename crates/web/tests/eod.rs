@@ -195,6 +195,16 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
         }
         close_and_check(&s, today).await;
     }
+    rbi_dates_on_the_loan_that_never_paid(&s, &never, first_due).await;
+    the_ledger_holds_what_the_book_did(&s, &on_time).await;
+    // The closes are on record, newest first.
+    let (st, runs) = s.get(&s.admin, "/v1/eod/runs?limit=3").await;
+    assert_eq!(st, StatusCode::OK, "{runs}");
+    assert_eq!(runs["runs"][0]["business_date"], day(DAYS - 1).to_string());
+    assert_eq!(runs["runs"][0]["status"], "done");
+}
+
+async fn rbi_dates_on_the_loan_that_never_paid(s: &Server, never: &str, first_due: Date) {
     // RBI's worked example, on the loan that never paid: SMA-1 on day 31 past due, SMA-2 on 61,
     // NPA on 91 (DPD = date − oldest unpaid due date + 1).
     for (offset, dpd, class) in [
@@ -209,11 +219,14 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
             .checked_add(jiff::Span::new().days(offset))
             .unwrap();
         assert_eq!(
-            class_on(&s, &never, on).await,
+            class_on(s, never, on).await,
             (dpd, class.to_owned()),
             "{on}"
         );
     }
+}
+
+async fn the_ledger_holds_what_the_book_did(s: &Server, on_time: &str) {
     // The ledger holds what the book did: interest income, suspense on the NPA loan, the
     // co-lender's payable, provisions.
     let last = day(DAYS - 1);
@@ -243,7 +256,7 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
         kind: "manual".into(),
         narration: "a stray posting".into(),
         account: account.into(),
-        loan_id: Some(on_time.clone()),
+        loan_id: Some(on_time.to_owned()),
         product_id: None,
         partner_id: None,
         debit,
@@ -273,14 +286,8 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
     assert!(
         r.differences
             .iter()
-            .any(|d| d.loan_id.as_deref() == Some(on_time.as_str()) && d.role == "loan_principal"),
+            .any(|d| d.loan_id.as_deref() == Some(on_time) && d.role == "loan_principal"),
         "{:#?}",
         r.differences
     );
-
-    // The closes are on record, newest first.
-    let (st, runs) = s.get(&s.admin, "/v1/eod/runs?limit=3").await;
-    assert_eq!(st, StatusCode::OK, "{runs}");
-    assert_eq!(runs["runs"][0]["business_date"], day(DAYS - 1).to_string());
-    assert_eq!(runs["runs"][0]["status"], "done");
 }

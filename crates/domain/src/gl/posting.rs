@@ -254,21 +254,7 @@ impl Poster {
                 amount,
                 financed,
                 partner_parts,
-            } => {
-                let mut d = self.draft(date, "disbursement", format!("disbursed to {loan}"));
-                d.pair(Role::LoanPrincipal, Role::DisbursementClearing, *amount);
-                d.pair(Role::LoanPrincipal, Role::ChargeIncome, *financed);
-                for (p, v) in self.partner_parts(partner_parts) {
-                    d.mv(
-                        Role::DisbursementClearing,
-                        None,
-                        Role::PartnerFunding,
-                        Some(p),
-                        v,
-                    );
-                }
-                d.finish()
-            }
+            } => self.disbursed(date, *amount, *financed, partner_parts),
             EffectKind::FellDue {
                 instalment,
                 interest,
@@ -319,44 +305,12 @@ impl Poster {
                 d.pair(Role::ChargesReceivable, credit, *amount);
                 d.finish()
             }
-            EffectKind::Waived { component, amount } => {
-                let mut d = self.draft(date, "waiver", format!("waiver on {loan}"));
-                match component {
-                    WaiverComponent::Interest if self.npa => {
-                        d.pair(Role::InterestSuspense, Role::InterestReceivable, *amount);
-                    }
-                    WaiverComponent::Interest => {
-                        d.pair(Role::WaiverExpense, Role::InterestReceivable, *amount);
-                    }
-                    WaiverComponent::Charges => {
-                        d.pair(Role::WaiverExpense, Role::ChargesReceivable, *amount);
-                    }
-                }
-                d.finish()
-            }
+            EffectKind::Waived { component, amount } => self.waived(date, *component, *amount),
             EffectKind::Capitalised {
                 cause,
                 amount,
                 partner_parts,
-            } => {
-                let mut d = self.draft(
-                    date,
-                    "capitalisation",
-                    format!("interest capitalised on {loan}"),
-                );
-                let from = match cause {
-                    Capitalisation::Moratorium => Role::InterestAccrued,
-                    Capitalisation::Restructure => Role::InterestReceivable,
-                };
-                d.pair(Role::LoanPrincipal, from, *amount);
-                if self.npa {
-                    d.pair(Role::InterestSuspense, Role::InterestIncome, *amount);
-                }
-                for (p, v) in self.partner_parts(partner_parts) {
-                    d.mv(Role::InterestIncome, None, Role::PartnerFunding, Some(p), v);
-                }
-                d.finish()
-            }
+            } => self.capitalised(date, *cause, *amount, partner_parts),
             EffectKind::ClassChanged { to, .. } => self.class_changed(date, *to),
             EffectKind::WrittenOff { .. } => {
                 self.written_off = true;
@@ -372,6 +326,76 @@ impl Poster {
             | EffectKind::Foreclosed { .. }
             | EffectKind::Closed => Ok(None),
         }
+    }
+
+    fn disbursed(
+        &self,
+        date: Date,
+        amount: i64,
+        financed: i64,
+        partner_parts: &[i64],
+    ) -> Result<Option<JournalEntry>, JournalError> {
+        let loan = &self.loan_id;
+        let mut d = self.draft(date, "disbursement", format!("disbursed to {loan}"));
+        d.pair(Role::LoanPrincipal, Role::DisbursementClearing, amount);
+        d.pair(Role::LoanPrincipal, Role::ChargeIncome, financed);
+        for (p, v) in self.partner_parts(partner_parts) {
+            d.mv(
+                Role::DisbursementClearing,
+                None,
+                Role::PartnerFunding,
+                Some(p),
+                v,
+            );
+        }
+        d.finish()
+    }
+
+    fn waived(
+        &self,
+        date: Date,
+        component: WaiverComponent,
+        amount: i64,
+    ) -> Result<Option<JournalEntry>, JournalError> {
+        let mut d = self.draft(date, "waiver", format!("waiver on {}", self.loan_id));
+        match component {
+            WaiverComponent::Interest if self.npa => {
+                d.pair(Role::InterestSuspense, Role::InterestReceivable, amount);
+            }
+            WaiverComponent::Interest => {
+                d.pair(Role::WaiverExpense, Role::InterestReceivable, amount);
+            }
+            WaiverComponent::Charges => {
+                d.pair(Role::WaiverExpense, Role::ChargesReceivable, amount);
+            }
+        }
+        d.finish()
+    }
+
+    fn capitalised(
+        &self,
+        date: Date,
+        cause: Capitalisation,
+        amount: i64,
+        partner_parts: &[i64],
+    ) -> Result<Option<JournalEntry>, JournalError> {
+        let mut d = self.draft(
+            date,
+            "capitalisation",
+            format!("interest capitalised on {}", self.loan_id),
+        );
+        let from = match cause {
+            Capitalisation::Moratorium => Role::InterestAccrued,
+            Capitalisation::Restructure => Role::InterestReceivable,
+        };
+        d.pair(Role::LoanPrincipal, from, amount);
+        if self.npa {
+            d.pair(Role::InterestSuspense, Role::InterestIncome, amount);
+        }
+        for (p, v) in self.partner_parts(partner_parts) {
+            d.mv(Role::InterestIncome, None, Role::PartnerFunding, Some(p), v);
+        }
+        d.finish()
     }
 
     fn allocated(
