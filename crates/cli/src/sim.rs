@@ -17,12 +17,13 @@ use std::time::Instant;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use loanbook_app::eod::opening::{OpeningAccruals, open_loan};
 use loanbook_domain::calendar::{Date, parse_date};
 use loanbook_domain::loan::{LoanState, Snapshot};
 use loanbook_sim::BookSpec;
 use loanbook_store::{
-    BulkLoan, LoanFilter, LoanRecord, MAX_BULK_LOANS, NewEvent, NewSnapshot, Store, StoreError,
-    terms_digest,
+    BookOpening, BulkLoan, LoanFilter, LoanRecord, MAX_BULK_LOANS, NewEvent, NewSnapshot,
+    PlannedAccrual, Store, StoreError, terms_digest,
 };
 use rayon::prelude::*;
 
@@ -63,6 +64,67 @@ pub struct BookArgs {
     /// Loans made and written per transaction.
     #[arg(long, default_value_t = DEFAULT_BATCH)]
     batch: usize,
+    /// Loans were disbursed up to this many days before the as-of date (default five years, so
+    /// that the older loans have closed; 365 gives a book of loans nearly all still running).
+    #[arg(long, default_value_t = loanbook_sim::products::MAX_AGE_DAYS, value_name = "DAYS")]
+    max_age_days: i64,
+}
+
+/// A made loan with what its opening adds to the book's summary accruals and plans.
+struct Made {
+    loan: BulkLoan,
+    accrued_income: i64,
+    accrued_suspense: i64,
+    planned: Vec<PlannedAccrual>,
+}
+
+/// The book's ledger opening as the batches are written.
+#[derive(Default)]
+struct Opening {
+    accruals: OpeningAccruals,
+    planned: BTreeMap<(String, String, bool), i64>,
+}
+
+impl Opening {
+    fn add(&mut self, made: &Made) {
+        let product = made.loan.record.product_id.as_deref();
+        self.accruals
+            .add(product, made.accrued_income, made.accrued_suspense);
+        for p in &made.planned {
+            *self
+                .planned
+                .entry((p.day.clone(), p.product_id.clone(), p.npa))
+                .or_insert(0) += p.amount;
+        }
+    }
+
+    fn book_opening(&self, as_of: Date, loans: usize) -> BookOpening {
+        let at = jiff::Timestamp::now().to_string();
+        let summary = serde_json::json!({
+            "date": as_of.to_string(),
+            "business_date": as_of.tomorrow().unwrap_or(as_of).to_string(),
+            "steps": [],
+            "failures": [],
+            "seconds": 0.0,
+            "opening": format!("{loans} loans loaded in bulk by loanbook sim book"),
+        });
+        BookOpening {
+            date: as_of.to_string(),
+            at,
+            summary: summary.to_string(),
+            gl_lines: self.accruals.gl_lines(as_of),
+            accruals: self
+                .planned
+                .iter()
+                .map(|((day, product_id, npa), amount)| PlannedAccrual {
+                    day: day.clone(),
+                    product_id: product_id.clone(),
+                    npa: *npa,
+                    amount: *amount,
+                })
+                .collect(),
+        }
+    }
 }
 
 pub fn run(cmd: &SimCommand) -> Result<(), Failure> {
@@ -85,6 +147,11 @@ fn book(args: &BookArgs) -> Result<(), Failure> {
             "--loans: must be from 1 to {MAX_SIM_LOANS}"
         )));
     }
+    if !(1..=36_500).contains(&args.max_age_days) {
+        return Err(invalid(
+            "--max-age-days: must be from 1 to 36500".to_owned(),
+        ));
+    }
     if args.batch == 0 || args.batch > MAX_BULK_LOANS {
         return Err(invalid(format!(
             "--batch: must be from 1 to {MAX_BULK_LOANS}"
@@ -103,6 +170,7 @@ fn book(args: &BookArgs) -> Result<(), Failure> {
             loans: args.loans,
             seed: args.seed,
             as_of,
+            max_age_days: args.max_age_days,
         };
         let started = Instant::now();
         let tally = write_book(store, spec, args.batch).await?;
@@ -210,12 +278,12 @@ fn progress(loans: usize) -> ProgressBar {
 /// Make the book's loans in parallel batches on a thread of their own and write each batch as
 /// it comes, while the next one is made.
 async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Result<Tally, Failure> {
-    let (send, mut batches) = tokio::sync::mpsc::channel::<Result<Vec<BulkLoan>, String>>(2);
+    let (send, mut batches) = tokio::sync::mpsc::channel::<Result<Vec<Made>, String>>(2);
     let maker = std::thread::spawn(move || {
         let created_at = jiff::Timestamp::now().to_string();
         for start in (0..spec.loans).step_by(batch) {
             let end = (start + batch).min(spec.loans);
-            let made: Result<Vec<BulkLoan>, String> = (start..end)
+            let made: Result<Vec<Made>, String> = (start..end)
                 .into_par_iter()
                 .map(|i| bulk_loan(&spec, i, &created_at))
                 .collect();
@@ -227,10 +295,13 @@ async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Resu
     });
     let bar = progress(spec.loans);
     let mut tally = Tally::default();
+    let mut opening = Opening::default();
     let mut written = 0;
     let result = async {
         while let Some(made) = batches.recv().await {
-            let loans = made.map_err(other)?;
+            let made = made.map_err(other)?;
+            made.iter().for_each(|m| opening.add(m));
+            let loans: Vec<BulkLoan> = made.into_iter().map(|m| m.loan).collect();
             store.book_loans(BOOK, &loans).await.map_err(|e| {
                 other(format!(
                     "writing loans {}–{}: {e} ({written} loans were booked before)",
@@ -241,6 +312,12 @@ async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Resu
             tally.add(&loans);
             written += loans.len();
             bar.inc(loans.len() as u64);
+        }
+        if written == spec.loans {
+            store
+                .open_ledger(BOOK, &opening.book_opening(spec.as_of, written))
+                .await
+                .map_err(|e| other(format!("opening the ledger: {e}")))?;
         }
         Ok::<(), Failure>(())
     }
@@ -263,19 +340,21 @@ async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Resu
 
 /// The loan at `index` with the rows a booking writes for it: its state and snapshot at the
 /// as-of date, computed by the engine, and its projection as commands write it.
-fn bulk_loan(spec: &BookSpec, index: usize, created_at: &str) -> Result<BulkLoan, String> {
+fn bulk_loan(spec: &BookSpec, index: usize, created_at: &str) -> Result<Made, String> {
     let l = loanbook_sim::loan(spec, index);
+    let id = uuid::Uuid::now_v7().to_string();
+    let opened = open_loan(&id, None, &l.terms, l.events.clone(), spec.as_of)
+        .map_err(|e| format!("{}: {e}", l.number))?;
     let snapshot = Snapshot::take(&l.terms, &l.events, spec.as_of)
         .map_err(|e| format!("{}: {e}", l.number))?;
     let state = LoanState::new(&l.terms, &snapshot.engine, spec.as_of);
     let engine = snapshot
         .to_json()
         .map_err(|e| format!("{}: {e}", l.number))?;
-    let id = uuid::Uuid::now_v7().to_string();
     let terms = l.terms.to_json();
     let currency = l.terms.currency;
     let version = l.events.len() as i64;
-    Ok(BulkLoan {
+    let loan = BulkLoan {
         record: LoanRecord {
             id: id.clone(),
             book_id: BOOK.to_owned(),
@@ -303,5 +382,13 @@ fn bulk_loan(spec: &BookSpec, index: usize, created_at: &str) -> Result<BulkLoan
             day: snapshot.day.to_string(),
             engine,
         }),
+        mark: Some(opened.mark),
+        gl_lines: opened.gl_lines,
+    };
+    Ok(Made {
+        loan,
+        accrued_income: opened.accrued_income,
+        accrued_suspense: opened.accrued_suspense,
+        planned: opened.planned,
     })
 }

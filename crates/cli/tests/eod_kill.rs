@@ -7,8 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const AS_OF: &str = "2025-03-30";
-const UNTIL: &str = "2025-04-06";
-const KILLS: usize = 24;
+const UNTIL: &str = "2025-05-10";
+const KILLS: usize = 30;
 
 fn loanbook(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loanbook"))
@@ -49,7 +49,7 @@ fn delays(seed: u64) -> impl Iterator<Item = Duration> {
         x = x
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        Some(Duration::from_millis(40 + (x >> 33) % 900))
+        Some(Duration::from_millis(30 + (x >> 33) % 400))
     })
 }
 
@@ -85,7 +85,16 @@ fn a_close_killed_anywhere_and_run_again_equals_a_clean_one() {
     let mut kills = 0;
     for delay in delays(7).take(KILLS) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_loanbook"))
-            .args(["eod", "--database", &killed, "--until", UNTIL])
+            // Small chunks: many transactions to be killed between and inside.
+            .args([
+                "eod",
+                "--database",
+                &killed,
+                "--until",
+                UNTIL,
+                "--chunk",
+                "40",
+            ])
             .current_dir(&dir)
             .env_remove("LOANBOOK_DATABASE")
             .env_remove("LOANBOOK_AUDIT_KEY")

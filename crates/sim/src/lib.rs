@@ -29,6 +29,10 @@ pub struct BookSpec {
     pub seed: u64,
     /// The last day of the book's history: every event is dated on or before it.
     pub as_of: Date,
+    /// Loans were disbursed up to this many days before `as_of` ([`products::MAX_AGE_DAYS`]
+    /// by default: five years, so that the older loans have closed; a year gives a book of
+    /// loans nearly all still running).
+    pub max_age_days: i64,
 }
 
 /// One synthetic loan: who borrowed, under which product, its terms and what has happened to it.
@@ -69,7 +73,7 @@ fn stream(seed: u64, what: Stream, n: u64) -> ChaCha8Rng {
 /// loan. The index need not be below `spec.loans`.
 pub fn loan(spec: &BookSpec, index: usize) -> SimLoan {
     let mut rng = stream(spec.seed, Stream::Loan, index as u64);
-    let (product, terms) = products::draw(&mut rng, spec.as_of);
+    let (product, terms) = products::draw(&mut rng, spec.as_of, spec.max_age_days);
     let events = behaviour::history(&mut rng, &terms, product, spec.as_of);
     SimLoan {
         number: format!("SIM-{:09}", index + 1),

@@ -55,11 +55,11 @@ const MIX: [(Product, u32); 5] = [
 /// The co-lending banks a co-lent loan's 80% share is placed with.
 const BANKS: [&str; 2] = ["bank-a", "bank-b"];
 
-/// Days before the as-of date a loan may have been disbursed: up to five years.
-const MAX_AGE_DAYS: i64 = 5 * 365;
+/// Days before the as-of date a loan may have been disbursed unless told otherwise: five years.
+pub const MAX_AGE_DAYS: i64 = 5 * 365;
 
-/// Draw a product and its terms, disbursed in the five years before `as_of`.
-pub fn draw(rng: &mut ChaCha8Rng, as_of: Date) -> (Product, Terms) {
+/// Draw a product and its terms, disbursed in the `max_age_days` before `as_of`.
+pub fn draw(rng: &mut ChaCha8Rng, as_of: Date, max_age_days: i64) -> (Product, Terms) {
     let mut pick = rng.random_range(0..100u32);
     let mut product = Product::Personal;
     for (p, share) in MIX {
@@ -69,7 +69,7 @@ pub fn draw(rng: &mut ChaCha8Rng, as_of: Date) -> (Product, Terms) {
         }
         pick -= share;
     }
-    let age = rng.random_range(1..=MAX_AGE_DAYS);
+    let age = rng.random_range(1..=max_age_days.max(1));
     let disbursed = as_of.saturating_sub(age.days());
     let doc = match product {
         Product::Personal => personal(rng, disbursed),

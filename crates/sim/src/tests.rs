@@ -11,6 +11,7 @@ fn spec(loans: usize, seed: u64) -> BookSpec {
         loans,
         seed,
         as_of: Date::constant(2026, 3, 31),
+        max_age_days: products::MAX_AGE_DAYS,
     }
 }
 
@@ -132,5 +133,70 @@ fn co_lent_loans_and_borrowers_with_several_facilities_appear() {
     assert!(
         multi * 100 > borrowers * 6 && multi * 100 < borrowers * 14,
         "{multi} of {borrowers}"
+    );
+}
+
+/// A quiet plan says truly what the loan's day-ends do until it wakes: nothing but the interest
+/// accrued rising by the plan's amounts, day by day, with no effect on any day.
+#[test]
+fn a_quiet_plan_is_what_the_day_ends_do_until_the_loan_wakes() {
+    let s = spec(1_500, 5);
+    let (mut quiet, mut days) = (0, 0);
+    for i in 0..s.loans {
+        let l = loan(&s, i);
+        let snapshot = loan::Snapshot::take(&l.terms, &l.events, s.as_of).unwrap();
+        let plan = snapshot.engine.quiet_plan(&l.terms, s.as_of);
+        let start = loan::LoanState::new(&l.terms, &snapshot.engine, s.as_of);
+        let Some(wake) = plan.wake_on else {
+            assert!(
+                !matches!(start.status, Status::Active | Status::Pending),
+                "{}",
+                l.number
+            );
+            continue;
+        };
+        assert!(wake > s.as_of, "{}", l.number);
+        if plan.accruals.is_empty() {
+            assert_eq!(wake, s.as_of.tomorrow().unwrap(), "{}", l.number);
+            continue;
+        }
+        quiet += 1;
+        let mut before = start.balances.interest_accrued;
+        let mut day = s.as_of;
+        for (k, planned) in plan.accruals.iter().enumerate() {
+            day = day.tomorrow().unwrap();
+            days += 1;
+            let r = match loan::resume(&l.terms, &snapshot, &[], day).unwrap() {
+                loan::Resumed::Applied(r) => r,
+                loan::Resumed::NeedsEarlier(_) => panic!("{}: needs earlier", l.number),
+            };
+            let today = &r.state;
+            assert_eq!(
+                today.balances.interest_accrued - before,
+                *planned,
+                "{} day {k} ({day})",
+                l.number
+            );
+            before = today.balances.interest_accrued;
+            assert!(
+                r.effects.iter().all(|e| e.date <= s.as_of),
+                "{}: an effect on a quiet day",
+                l.number
+            );
+            assert_eq!(today.dpd, 0, "{}", l.number);
+            assert_eq!(today.classification, start.classification, "{}", l.number);
+            assert_eq!(today.status, start.status, "{}", l.number);
+            assert_eq!(
+                today.balances.principal_outstanding, start.balances.principal_outstanding,
+                "{}",
+                l.number
+            );
+            assert_eq!(today.total_overdue, 0, "{}", l.number);
+        }
+        assert_eq!(day.tomorrow().unwrap(), wake, "{}", l.number);
+    }
+    assert!(
+        quiet > 500 && days > 5_000,
+        "{quiet} quiet loans, {days} days"
     );
 }

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 
-use crate::{LoanRecord, NewEvent, NewSnapshot, Projection, StoreError};
+use crate::{
+    EodMark, LoanRecord, NewEvent, NewGlLine, NewSnapshot, PlannedAccrual, Projection, StoreError,
+};
 
 /// Most loans one [`Bulk::book_loans`] call takes.
 pub const MAX_BULK_LOANS: usize = 100_000;
@@ -21,6 +23,26 @@ pub struct BulkLoan {
     pub projection: Projection,
     /// The engine after some of them, to resume from.
     pub snapshot: Option<NewSnapshot>,
+    /// What the close of the as-of date would have posted for it, when the book's ledger is
+    /// opened with the loans.
+    pub mark: Option<EodMark>,
+    /// Its opening GL lines (balanced entries).
+    pub gl_lines: Vec<NewGlLine>,
+}
+
+/// A bulk-loaded book's ledger opening: the entries not of one loan (the summary accruals), the
+/// planned accruals of its quiet loans, and the close of the as-of date recorded as done, so
+/// that the next close reads only what wakes or changes after it.
+#[derive(Debug, Clone, Default)]
+pub struct BookOpening {
+    /// The as-of date (ISO).
+    pub date: String,
+    /// When the opening was made: the recorded close's start and finish.
+    pub at: String,
+    /// The recorded close's summary JSON.
+    pub summary: String,
+    pub gl_lines: Vec<NewGlLine>,
+    pub accruals: Vec<PlannedAccrual>,
 }
 
 /// Writing many loans in one transaction, in bulk statements.
@@ -35,6 +57,11 @@ pub trait Bulk: Send + Sync {
     /// loans' audit chains start empty. Their events are recorded under the command id
     /// `bulk:<loan id>`.
     async fn book_loans(&self, book_id: &str, loans: &[BulkLoan]) -> Result<(), StoreError>;
+
+    /// Open the ledger of a bulk-loaded book (after its loans): `opening`'s lines and planned
+    /// accruals, and a done close of its date. Refused (`Duplicate`) when the book has a close
+    /// of that date already.
+    async fn open_ledger(&self, book_id: &str, opening: &BookOpening) -> Result<(), StoreError>;
 }
 
 /// Refuse a batch that would write rows that do not fit together.
@@ -45,8 +72,16 @@ pub(crate) fn check_batch(book_id: &str, loans: &[BulkLoan]) -> Result<(), Store
             loans.len()
         )));
     }
+    let lines: Vec<NewGlLine> = loans.iter().flat_map(|l| l.gl_lines.clone()).collect();
+    crate::gl::check_balanced(&lines)?;
     for l in loans {
         let id = &l.record.id;
+        if l.mark.as_ref().is_some_and(|m| m.loan_id != *id) {
+            return Err(StoreError::Corrupt(format!(
+                "bulk loan `{id}`: carries another loan's mark"
+            )));
+        }
+
         let bad = |what: String| Err(StoreError::Corrupt(format!("bulk loan `{id}`: {what}")));
         if l.record.book_id != book_id {
             return bad(format!(

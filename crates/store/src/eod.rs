@@ -83,7 +83,7 @@ pub struct EodProgress {
 }
 
 /// One loan as the close reads it: its terms, its newest snapshot (None: none yet) and the stored
-/// events after the snapshot's version, its projection.
+/// events after the snapshot's version, its mark.
 #[derive(Debug, Clone)]
 pub struct EodLoan {
     pub loan_id: String,
@@ -95,7 +95,6 @@ pub struct EodLoan {
     pub snapshot: Option<SnapshotRecord>,
     /// The loan's events after the snapshot's version (all of them without a snapshot), in order.
     pub events: Vec<StoredEvent>,
-    pub projection: Option<Projection>,
     /// What the closes have posted for the loan so far (None: no close has seen it).
     pub mark: Option<EodMark>,
 }
@@ -117,6 +116,58 @@ pub struct EodMark {
     pub provision: i64,
     /// Whether the loan was NPA at the end of that day.
     pub npa: bool,
+    /// The first day the close must read the loan again (ISO date); None: only an event wakes it.
+    #[serde(default)]
+    pub wake_on: Option<String>,
+    /// The interest the loan accrues on each quiet day from the day after `day` up to the day
+    /// before `wake_on`, in minor units, comma-separated: what the summary accruals post for it
+    /// while the close does not read it.
+    #[serde(default)]
+    pub plan: String,
+}
+
+impl EodMark {
+    /// The plan's amounts; a malformed plan is corrupt data.
+    pub fn planned(&self) -> Result<Vec<i64>, StoreError> {
+        if self.plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.plan
+            .split(',')
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    StoreError::Corrupt(format!("the plan of loan `{}`: `{a}`", self.loan_id))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A change to the summary accrual planned for a day: the sum of the plans of one product's
+/// loans (NPA or not) that the close will not read that day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct PlannedAccrual {
+    /// ISO date.
+    pub day: String,
+    /// The product, `""` for loans without one.
+    pub product_id: String,
+    pub npa: bool,
+    /// Minor units; a change may be negative.
+    pub amount: i64,
+}
+
+/// Which loans of a partition a chunk of the close reads: those whose mark wakes on `date` or
+/// earlier, those a command wrote events for that their mark has not seen, and (`unmarked`)
+/// those no close has seen; with id > `after`, in id order, at most `limit` (and at most
+/// [`EOD_LOANS_MAX`]).
+#[derive(Debug, Clone, Default)]
+pub struct WakeQuery {
+    pub book_id: String,
+    pub partition: u32,
+    pub date: String,
+    pub unmarked: bool,
+    pub after: Option<String>,
+    pub limit: i64,
 }
 
 /// What one chunk of a partition's step writes, in one transaction, with the partition's progress.
@@ -145,6 +196,8 @@ pub struct ChunkWrite {
     pub outbox: Vec<NewOutbox>,
     /// The loans' marks, upserted.
     pub marks: Vec<EodMark>,
+    /// Changes to the planned summary accruals, added to what is planned.
+    pub accruals: Vec<PlannedAccrual>,
 }
 
 /// The close of business.
@@ -179,17 +232,19 @@ pub trait Eod: Send + Sync {
         stale_before: &str,
     ) -> Result<Option<EodProgress>, StoreError>;
 
-    /// Loans of `partition` with id > `after`, in id order, at most `limit` (and at most
-    /// [`EOD_LOANS_MAX`]): those whose projection status is `active` or `written_off`, plus those
-    /// with an event recorded at or after `changed_since`. Read in one consistent snapshot.
-    async fn eod_loans(
+    /// The loans the query names ([`WakeQuery`]) with their terms, partners, newest
+    /// snapshots, the events after them and their marks, read in one consistent snapshot.
+    async fn eod_loans(&self, query: &WakeQuery) -> Result<Vec<EodLoan>, StoreError>;
+
+    /// Whether the book holds a loan without a mark (one no close has seen).
+    async fn unmarked_loans(&self, book_id: &str) -> Result<bool, StoreError>;
+
+    /// The summary accruals planned for `day`, by product and NPA flag (zero sums left out).
+    async fn planned_accruals(
         &self,
         book_id: &str,
-        partition: u32,
-        after: Option<&str>,
-        limit: i64,
-        changed_since: &str,
-    ) -> Result<Vec<EodLoan>, StoreError>;
+        day: &str,
+    ) -> Result<Vec<PlannedAccrual>, StoreError>;
 
     /// Write a chunk and advance its partition's progress atomically. Refused (conflict) when the
     /// partition is already done, the run is not running, or the partition's cursor is not the

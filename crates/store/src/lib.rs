@@ -50,11 +50,11 @@ pub use audit::{
     verify_chain,
 };
 pub use books::Books;
-pub use bulk::{Bulk, BulkLoan, MAX_BULK_LOANS};
+pub use bulk::{BookOpening, Bulk, BulkLoan, MAX_BULK_LOANS};
 pub use catalogue::{Catalogue, Party, ProductVersion};
 pub use eod::{
     ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
-    RUN_DONE, RUN_RUNNING, partition_of,
+    PlannedAccrual, RUN_DONE, RUN_RUNNING, WakeQuery, partition_of,
 };
 pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};

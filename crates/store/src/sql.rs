@@ -33,6 +33,7 @@ mod bulk;
 mod catalogue;
 mod command;
 mod eod;
+mod eod_loans;
 mod gl;
 mod idempotency;
 mod loans;

@@ -95,7 +95,8 @@ async fn reverse(s: &Server, id: &str, on: Date, reference: &str) {
 }
 
 /// Close the business date, then check the ledger and the projections.
-async fn close_and_check(s: &Server, on: Date) {
+/// Close `on` and check the books; the loans the close read.
+async fn close_and_check(s: &Server, on: Date) -> i64 {
     let closed = s
         .app
         .close_business(None, &CloseOptions::default(), &Quiet)
@@ -114,6 +115,7 @@ async fn close_and_check(s: &Server, on: Date) {
         Vec::<String>::new(),
         "{on}"
     );
+    closed[0].steps[0].loans_read
 }
 
 async fn class_on(s: &Server, id: &str, on: Date) -> (i64, String) {
@@ -151,6 +153,7 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
     // The never-paying loan's first instalment date: RBI's worked example counts from it.
     let first_due = day(30);
     let mut back_dated: BTreeMap<i64, Vec<(String, Date, String, String)>> = BTreeMap::new();
+    let mut read = 0;
     for k in 0..DAYS {
         let today = day(k);
         for id in [&on_time, &colent, &flat] {
@@ -193,8 +196,11 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
             let owed = b["state"]["total_overdue"].as_str().unwrap().to_owned();
             pay(&s, &never, today, &owed, "CLEAR").await;
         }
-        close_and_check(&s, today).await;
+        read += close_and_check(&s, today).await;
     }
+    // A loan is read on the days it wakes or takes an event, not every day: the on-time loans
+    // sleep from one due date to the next.
+    assert!(read > 400 && read < 6 * DAYS / 2, "{read} loans read");
     rbi_dates_on_the_loan_that_never_paid(&s, &never, first_due).await;
     the_ledger_holds_what_the_book_did(&s, &on_time).await;
     // The closes are on record, newest first.
@@ -202,6 +208,24 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
     assert_eq!(st, StatusCode::OK, "{runs}");
     assert_eq!(runs["runs"][0]["business_date"], day(DAYS - 1).to_string());
     assert_eq!(runs["runs"][0]["status"], "done");
+    // Each step's figures reach the metrics endpoint.
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "loanbook_eod_step_seconds",
+        "loanbook_eod_loans_read_total",
+        "loanbook_eod_days_total",
+    ] {
+        assert!(metrics.contains(name), "{name} not in {metrics}");
+    }
 }
 
 async fn rbi_dates_on_the_loan_that_never_paid(s: &Server, never: &str, first_due: Date) {

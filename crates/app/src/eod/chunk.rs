@@ -11,7 +11,7 @@ use loanbook_domain::gl::{self, Chart, JournalEntry, Role, Side};
 use loanbook_domain::loan::Snapshot;
 use loanbook_domain::provisioning::ProvisionRates;
 use loanbook_domain::terms::Terms;
-use loanbook_store::{ChunkWrite, EodLoan, EodProgress, NewGlLine};
+use loanbook_store::{ChunkWrite, EodLoan, EodProgress, NewGlLine, WakeQuery};
 use rayon::prelude::*;
 
 use super::LOANS_STEP;
@@ -22,15 +22,15 @@ use crate::{App, AppError, corrupt};
 /// What every chunk of one day's close shares.
 pub(crate) struct DayContext {
     pub(crate) date: Date,
-    /// When the previous close started (see [`App::previous_close_start`]).
-    pub(crate) changed_since: String,
+    /// Whether the book holds loans no close has seen (read whatever their wake day).
+    pub(crate) unmarked: bool,
     pub(crate) chart: Arc<Chart>,
     pub(crate) roles: Arc<BTreeMap<String, Role>>,
     pub(crate) rates: Arc<ProvisionRates>,
 }
 
 impl DayContext {
-    pub(crate) fn new(date: Date, changed_since: String) -> DayContext {
+    pub(crate) fn new(date: Date, unmarked: bool) -> DayContext {
         let chart = Chart::standard();
         let roles = chart
             .lines()
@@ -39,7 +39,7 @@ impl DayContext {
             .collect();
         DayContext {
             date,
-            changed_since,
+            unmarked,
             chart: Arc::new(chart),
             roles: Arc::new(roles),
             rates: Arc::new(ProvisionRates::rbi_nbfc()),
@@ -70,13 +70,14 @@ impl App {
             let started = Instant::now();
             let loans = self
                 .store
-                .eod_loans(
-                    &self.book,
-                    progress.partition,
-                    cursor.as_deref(),
+                .eod_loans(&WakeQuery {
+                    book_id: self.book.clone(),
+                    partition: progress.partition,
+                    date: ctx.date.to_string(),
+                    unmarked: ctx.unmarked,
+                    after: cursor.clone(),
                     limit,
-                    &ctx.changed_since,
-                )
+                })
                 .await?;
             let read = loans.len();
             let done = read < options.chunk;
@@ -108,8 +109,8 @@ impl App {
         ctx: &DayContext,
         loans: Vec<EodLoan>,
     ) -> Result<ChunkClosed, AppError> {
-        let (inputs, mut failures) = inputs_of(loans);
         let date = ctx.date;
+        let (inputs, mut failures) = inputs_of(loans, date);
         let rates = Arc::clone(&ctx.rates);
         let outcomes = in_parallel(inputs, date, rates.clone()).await?;
         let mut closed = Vec::with_capacity(outcomes.len());
@@ -189,6 +190,7 @@ impl App {
             }
             write.projections.push(c.projection);
             write.marks.push(c.mark);
+            write.accruals.extend(c.planned);
         }
         for ((product, npa), amount) in accruals {
             entries.extend(gl::accrual_entry(ctx.date, &product, amount, npa));
@@ -200,11 +202,11 @@ impl App {
 }
 
 /// The store's rows as the engine's inputs; a loan whose stored data does not read is a failure.
-fn inputs_of(loans: Vec<EodLoan>) -> (Vec<LoanInput>, Vec<String>) {
+fn inputs_of(loans: Vec<EodLoan>, date: Date) -> (Vec<LoanInput>, Vec<String>) {
     let mut failures = Vec::new();
     let inputs = loans
         .into_iter()
-        .filter_map(|l| match input_of(l) {
+        .filter_map(|l| match input_of(l, date) {
             Ok(i) => Some(i),
             Err(why) => {
                 failures.push(why);
@@ -215,8 +217,17 @@ fn inputs_of(loans: Vec<EodLoan>) -> (Vec<LoanInput>, Vec<String>) {
     (inputs, failures)
 }
 
-fn input_of(loan: EodLoan) -> Result<LoanInput, String> {
+fn input_of(loan: EodLoan, date: Date) -> Result<LoanInput, String> {
     let id = loan.loan_id;
+    let product = loan.product_id.as_deref().unwrap_or("");
+    let (mark, unplanned) = match loan.mark {
+        Some(m) => {
+            let (m, back) =
+                loan_close::settle_plan(m, product, date).map_err(|e| format!("{id}: {e}"))?;
+            (Some(m), back)
+        }
+        None => (None, Vec::new()),
+    };
     let terms = Terms::from_json(&loan.terms).map_err(|e| format!("{id}: terms: {e:?}"))?;
     let snapshot = match &loan.snapshot {
         Some(s) => Snapshot::from_json(&s.engine).map_err(|e| format!("{id}: snapshot: {e}"))?,
@@ -236,7 +247,8 @@ fn input_of(loan: EodLoan) -> Result<LoanInput, String> {
         terms,
         snapshot,
         tail,
-        mark: loan.mark,
+        mark,
+        unplanned,
         history: None,
     })
 }
@@ -262,7 +274,7 @@ async fn in_parallel(
 }
 
 /// The journal entries as the store's lines, on the chart's accounts.
-fn gl_lines(chart: &Chart, entries: &[JournalEntry], source: &str) -> Vec<NewGlLine> {
+pub(crate) fn gl_lines(chart: &Chart, entries: &[JournalEntry], source: &str) -> Vec<NewGlLine> {
     let mut lines = Vec::new();
     for entry in entries {
         let entry_id = uuid::Uuid::now_v7().to_string();

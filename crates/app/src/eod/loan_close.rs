@@ -24,11 +24,12 @@ use loanbook_domain::delinquency::Classification;
 use loanbook_domain::events::Event;
 use loanbook_domain::gl::{self, JournalEntry, Position, Poster, Role};
 use loanbook_domain::loan::{
-    self, Capitalisation, Effect, EffectKind, LoanState, Resumed, Resumption, Snapshot, Status,
+    self, Capitalisation, Effect, EffectKind, LoanState, QuietPlan, Resumed, Resumption, Snapshot,
+    Status,
 };
 use loanbook_domain::provisioning::{self, ProvisionRates};
 use loanbook_domain::terms::Terms;
-use loanbook_store::{EodMark, NewSnapshot, Projection};
+use loanbook_store::{EodMark, NewSnapshot, PlannedAccrual, Projection};
 
 use crate::servicing::projection;
 
@@ -41,7 +42,11 @@ pub(crate) struct LoanInput {
     pub(crate) snapshot: Snapshot,
     /// The stored events after the snapshot's version, in stored order.
     pub(crate) tail: Vec<Event>,
+    /// What the closes have posted for it, its plan settled to the day before this close
+    /// ([`settle_plan`]).
     pub(crate) mark: Option<EodMark>,
+    /// Its planned accruals for this day and after, taken back (the close posts from here on).
+    pub(crate) unplanned: Vec<PlannedAccrual>,
     /// For a repost: every stored event and the loan's GL lines as its journal holds them.
     pub(crate) history: Option<History>,
 }
@@ -69,6 +74,9 @@ pub(crate) struct LoanClosed {
     pub(crate) accrued_suspense: i64,
     /// Whether anything about the loan changed beyond the passing of the day.
     pub(crate) changed: bool,
+    /// Changes to the planned summary accruals: the old plan taken back from today, the new one
+    /// added for the quiet days ahead.
+    pub(crate) planned: Vec<PlannedAccrual>,
 }
 
 /// The outcome for one loan.
@@ -298,6 +306,10 @@ fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> O
         project(input, &p.resumed.snapshot, tomorrow).unwrap_or_else(|| p.resumed.state.clone());
     let (earned_before, suspended_before) = mark.map_or((0, 0), |m| (m.earned, m.suspended));
     let accrued_suspense = p.suspended - suspended_before;
+    let npa = state.classification == Classification::Npa;
+    let plan = plan_after(input, &p.resumed.snapshot, date, tomorrow);
+    let mut planned = input.unplanned.clone();
+    planned.extend(planned_days(date, product, npa, &plan.accruals));
     Outcome::Closed(Box::new(LoanClosed {
         loan_id: input.loan_id.clone(),
         product: input.product.clone(),
@@ -310,13 +322,94 @@ fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> O
             earned: p.earned,
             suspended: p.suspended,
             provision,
-            npa: state.classification == Classification::Npa,
+            npa,
+            wake_on: plan.wake_on.map(|d| d.to_string()),
+            plan: plan
+                .accruals
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         },
         entries,
         accrued_income: p.earned - earned_before - accrued_suspense,
         accrued_suspense,
         changed,
+        planned,
     }))
+}
+
+/// When the loan wakes after `date` and what it accrues until then. An event stored for a later
+/// day (a command during the close takes the new date) wakes it on the next day; otherwise it
+/// sleeps through its quiet days.
+fn plan_after(input: &LoanInput, snapshot: &Snapshot, date: Date, tomorrow: Date) -> QuietPlan {
+    let pending = events_after(input, snapshot).is_none_or(|rest| !rest.is_empty());
+    if pending {
+        return QuietPlan {
+            wake_on: Some(tomorrow),
+            accruals: Vec::new(),
+        };
+    }
+    snapshot.engine.quiet_plan(&input.terms, date)
+}
+
+/// The plan's amounts as planned accruals of the days after `day`, each multiplied by `sign`.
+fn planned_days(day: Date, product: &str, npa: bool, amounts: &[i64]) -> Vec<PlannedAccrual> {
+    let mut on = day;
+    amounts
+        .iter()
+        .filter_map(|amount| {
+            on = on.tomorrow().ok()?;
+            Some(PlannedAccrual {
+                day: on.to_string(),
+                product_id: product.to_owned(),
+                npa,
+                amount: *amount,
+            })
+        })
+        .collect()
+}
+
+/// A mark as the close of `date` starts from: the plan's days before `date` have been posted by
+/// the summary accruals of their closes, so they count as closed and earned; its days from `date`
+/// on are taken back (returned negated), to be posted by this close and the new plan.
+pub(crate) fn settle_plan(
+    mark: EodMark,
+    product: &str,
+    date: Date,
+) -> Result<(EodMark, Vec<PlannedAccrual>), String> {
+    let amounts = mark.planned().map_err(|e| e.to_string())?;
+    if amounts.is_empty() {
+        return Ok((mark, Vec::new()));
+    }
+    let day: Date = mark
+        .day
+        .parse()
+        .map_err(|e| format!("mark day `{}`: {e}", mark.day))?;
+    let mut settled = mark.clone();
+    let mut back = Vec::new();
+    let mut on = day;
+    for amount in amounts {
+        on = on
+            .tomorrow()
+            .map_err(|e| format!("mark day `{}`: {e}", mark.day))?;
+        if on < date {
+            settled.earned += amount;
+            if mark.npa {
+                settled.suspended += amount;
+            }
+            settled.day = on.to_string();
+        } else {
+            back.push(PlannedAccrual {
+                day: on.to_string(),
+                product_id: product.to_owned(),
+                npa: mark.npa,
+                amount: -amount,
+            });
+        }
+    }
+    settled.plan.clear();
+    Ok((settled, back))
 }
 
 /// How many events the loan has stored.

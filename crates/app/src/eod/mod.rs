@@ -16,6 +16,7 @@
 
 mod chunk;
 pub(crate) mod loan_close;
+pub mod opening;
 mod run;
 pub mod schedule;
 
@@ -30,7 +31,8 @@ pub const STEPS: [&str; 2] = [LOANS_STEP, CHECKPOINT_STEP];
 /// Instalments falling due, penal charges, accrual, DPD and classification, suspense,
 /// provisioning, projections and snapshots: everything the engine's day-end does, per loan.
 pub const LOANS_STEP: &str = "loans";
-/// The book-level audit checkpoint over every stream's head.
+/// The summary accruals of the loans the close did not read, and the book-level audit
+/// checkpoint over every stream's head.
 pub const CHECKPOINT_STEP: &str = "checkpoint";
 
 /// What one step of a day's close did.

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use loanbook_domain::calendar::Date;
+use loanbook_domain::gl;
 use loanbook_store::{ChunkWrite, EodProgress, StoreError};
 
 use super::{CHECKPOINT_STEP, DayClosed, EodRunView, EodRunsView, LOANS_STEP, StepSummary};
@@ -128,7 +129,6 @@ impl App {
         let next = date
             .tomorrow()
             .map_err(|e| AppError::invalid("until", format!("no day after {date}: {e}")))?;
-        let changed_since = self.previous_close_start(date).await?;
         let audit = self.audit(
             actor,
             "eod_open",
@@ -149,7 +149,8 @@ impl App {
                 e => e.into(),
             })?;
         self.caches.business_date.insert((), next);
-        let ctx = super::chunk::DayContext::new(date, changed_since);
+        let unmarked = self.store.unmarked_loans(&self.book).await?;
+        let ctx = super::chunk::DayContext::new(date, unmarked);
         let mut failures = Vec::new();
         let workers = (0..options.workers.max(1)).map(|k| {
             let worker = format!("{}-{k}", options.worker);
@@ -171,22 +172,12 @@ impl App {
             failures,
             seconds: started.elapsed().as_secs_f64(),
         };
+        record_metrics(&closed);
         let summary = serde_json::to_string(&closed).unwrap_or_default();
         self.store
             .finish_run(&self.book, &day, &self.now(), &summary)
             .await?;
         Ok(closed)
-    }
-
-    /// When the close before `date` started: loans with an event recorded since are read even
-    /// when closed. The empty string (before everything) when there was none.
-    async fn previous_close_start(&self, date: Date) -> Result<String, AppError> {
-        let runs = self.store.runs(&self.book, 2).await?;
-        Ok(runs
-            .into_iter()
-            .find(|r| r.business_date < date.to_string())
-            .map(|r| r.started_at)
-            .unwrap_or_default())
     }
 
     /// Claim partitions of `step` and work them until none is left to claim; the loans that
@@ -257,18 +248,29 @@ impl App {
             .to_string()
     }
 
-    /// The book-level audit checkpoint, written by the worker that claims partition 0; the other
-    /// partitions of the step have nothing to do.
+    /// The book-level audit checkpoint and the summary accruals of the loans the close did not
+    /// read (their plans, summed per product), written by the worker that claims partition 0;
+    /// the other partitions of the step have nothing to do.
     async fn work_checkpoint(
         &self,
         ctx: &super::chunk::DayContext,
         progress: &EodProgress,
     ) -> Result<(), AppError> {
         let started = Instant::now();
+        let mut gl_lines = Vec::new();
         if progress.partition == 0 {
             self.audit_checkpoint(None).await?;
+            let day = ctx.date.to_string();
+            let planned = self.store.planned_accruals(&self.book, &day).await?;
+            let entries: Vec<_> = planned
+                .iter()
+                .filter_map(|a| gl::accrual_entry(ctx.date, &a.product_id, a.amount, a.npa))
+                .collect();
+            let source = format!("eod:{day}:{CHECKPOINT_STEP}:0");
+            gl_lines = super::chunk::gl_lines(&ctx.chart, &entries, &source);
         }
         let write = ChunkWrite {
+            gl_lines,
             book_id: self.book.clone(),
             business_date: ctx.date.to_string(),
             step: CHECKPOINT_STEP.to_owned(),
@@ -304,6 +306,26 @@ impl App {
                 .collect(),
         })
     }
+}
+
+/// The day's figures for the metrics endpoint: per step its seconds and loans read, changed and
+/// rows written; per day its seconds and the loans that failed to close.
+fn record_metrics(closed: &DayClosed) {
+    for s in &closed.steps {
+        let step = s.step.clone();
+        metrics::histogram!("loanbook_eod_step_seconds", "step" => step.clone())
+            .record(s.millis as f64 / 1000.0);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        metrics::counter!("loanbook_eod_loans_read_total", "step" => step.clone())
+            .increment(count(s.loans_read));
+        metrics::counter!("loanbook_eod_loans_changed_total", "step" => step.clone())
+            .increment(count(s.loans_changed));
+        metrics::counter!("loanbook_eod_rows_written_total", "step" => step)
+            .increment(count(s.rows_written));
+    }
+    metrics::histogram!("loanbook_eod_day_seconds").record(closed.seconds);
+    metrics::counter!("loanbook_eod_failures_total").increment(closed.failures.len() as u64);
+    metrics::counter!("loanbook_eod_days_total").increment(1);
 }
 
 fn check_options(options: &CloseOptions) -> Result<(), AppError> {

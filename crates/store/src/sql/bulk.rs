@@ -13,7 +13,7 @@ use sqlx::query_builder::Separated;
 
 use super::{PgStore, SqliteStore, db_err, is_unique_violation};
 use crate::bulk::{check_batch, command_id};
-use crate::{Bulk, BulkLoan, StoreError};
+use crate::{BookOpening, Bulk, BulkLoan, EodMark, NewGlLine, RUN_DONE, StoreError};
 
 /// SQLite's most bound values in one statement.
 const SQLITE_MAX_BINDS: usize = 32_766;
@@ -22,7 +22,7 @@ const SQLITE_MAX_BINDS: usize = 32_766;
 fn batch_err(e: sqlx::Error) -> StoreError {
     if is_unique_violation(&e) {
         StoreError::Duplicate {
-            what: "a loan of the batch (its id or loan number)".into(),
+            what: "a loan of the batch (its id or loan number) or a GL line of it".into(),
         }
     } else {
         db_err(e)
@@ -75,6 +75,45 @@ const EVENT_COLUMNS: &str =
 const PROJECTION_COLUMNS: &str = "loan_projections (loan_id, version, as_of, status, \
      classification, dpd, principal_outstanding, total_overdue, state)";
 const SNAPSHOT_COLUMNS: &str = "loan_snapshots (loan_id, version, day, engine, created_at)";
+const MARK_COLUMNS: &str = "eod_marks (loan_id, version, day, earned, suspended, provision, npa, \
+     book_id, part, wake_on, plan)";
+const GL_COLUMNS: &str = "gl_lines (book_id, entry_id, line_no, posted_on, kind, narration, \
+     account, loan_id, product_id, partner_id, debit, credit, source)";
+
+/// Record the opening as a done close of its date.
+async fn record_opening<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    book_id: &str,
+    opening: &BookOpening,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(
+        "INSERT INTO eod_runs (book_id, business_date, status, started_at, finished_at, summary) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(book_id.to_owned())
+    .bind(opening.date.clone())
+    .bind(RUN_DONE.to_owned())
+    .bind(opening.at.clone())
+    .bind(opening.summary.clone())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Duplicate {
+                what: format!("the close of {} for book `{book_id}`", opening.date),
+            }
+        } else {
+            db_err(e)
+        }
+    })?;
+    Ok(())
+}
 
 /// Insert `rows` into `table` with `columns` values each, as many rows a statement as the bind
 /// limit allows.
@@ -164,6 +203,19 @@ impl Bulk for SqliteStore {
             },
         )
         .await?;
+        let marks: Vec<EodMark> = loans.iter().filter_map(|l| l.mark.clone()).collect();
+        Self::upsert_marks(&mut tx, book_id, &marks).await?;
+        let lines: Vec<NewGlLine> = loans.iter().flat_map(|l| l.gl_lines.clone()).collect();
+        Self::insert_gl_lines(&mut tx, book_id, &lines).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn open_ledger(&self, book_id: &str, opening: &BookOpening) -> Result<(), StoreError> {
+        crate::gl::check_balanced(&opening.gl_lines)?;
+        let mut tx = Self::begin_write(self.writer()).await?;
+        record_opening(&mut tx, book_id, opening).await?;
+        Self::insert_gl_lines(&mut tx, book_id, &opening.gl_lines).await?;
+        Self::add_planned(&mut tx, book_id, &opening.accruals).await?;
         tx.commit().await.map_err(db_err)
     }
 }
@@ -241,6 +293,47 @@ impl CopyText {
 const COPY_PIECE: usize = 1 << 20;
 
 impl PgStore {
+    /// The loans' marks and opening GL lines, by COPY.
+    async fn copy_ledger(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        book_id: &str,
+        loans: &[BulkLoan],
+    ) -> Result<(), StoreError> {
+        let marks: Vec<&EodMark> = loans.iter().filter_map(|l| l.mark.as_ref()).collect();
+        Self::copy_rows(tx, MARK_COLUMNS, &marks, |c, m| {
+            c.text(&m.loan_id)
+                .int(m.version)
+                .text(&m.day)
+                .int(m.earned)
+                .int(m.suspended)
+                .int(m.provision)
+                .text(if m.npa { "t" } else { "f" })
+                .text(book_id)
+                .text(&super::eod_loans::part_of(&m.loan_id))
+                .opt(m.wake_on.as_deref())
+                .text(&m.plan);
+        })
+        .await?;
+        let lines: Vec<&NewGlLine> = loans.iter().flat_map(|l| l.gl_lines.iter()).collect();
+        Self::copy_rows(tx, GL_COLUMNS, &lines, |c, l| {
+            c.text(book_id)
+                .text(&l.entry_id)
+                .int(i64::from(l.line_no))
+                .text(&l.posted_on)
+                .text(&l.kind)
+                .text(&l.narration)
+                .text(&l.account)
+                .opt(l.loan_id.as_deref())
+                .opt(l.product_id.as_deref())
+                .opt(l.partner_id.as_deref())
+                .int(l.debit)
+                .int(l.credit)
+                .text(&l.source);
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Stream `rows` into `table` with one COPY.
     async fn copy_rows<T: Sync>(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
@@ -273,20 +366,7 @@ impl Bulk for PgStore {
     async fn book_loans(&self, book_id: &str, loans: &[BulkLoan]) -> Result<(), StoreError> {
         check_batch(book_id, loans)?;
         let mut tx = Self::begin_write(self.writer()).await?;
-        // Snapshots and terms are large enough to be compressed: LZ4 (where the server has it)
-        // costs the server a fraction of the default pglz's time, and reads back the same.
-        // A server without it refuses the setting: in a savepoint, so the transaction goes on.
-        {
-            use sqlx::Acquire as _;
-            let mut sp = tx.begin().await.map_err(db_err)?;
-            let set = sqlx::query("SET LOCAL default_toast_compression = lz4")
-                .execute(&mut *sp)
-                .await;
-            match set {
-                Ok(_) => sp.commit().await.map_err(db_err)?,
-                Err(_) => sp.rollback().await.map_err(db_err)?,
-            }
-        }
+        Self::prefer_lz4(&mut tx).await?;
         Self::copy_rows(&mut tx, LOAN_COLUMNS, loans, |c, l| {
             let r = &l.record;
             c.text(&r.id)
@@ -350,6 +430,16 @@ impl Bulk for PgStore {
             },
         )
         .await?;
+        Self::copy_ledger(&mut tx, book_id, loans).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn open_ledger(&self, book_id: &str, opening: &BookOpening) -> Result<(), StoreError> {
+        crate::gl::check_balanced(&opening.gl_lines)?;
+        let mut tx = Self::begin_write(self.writer()).await?;
+        record_opening(&mut tx, book_id, opening).await?;
+        Self::insert_gl_lines(&mut tx, book_id, &opening.gl_lines).await?;
+        Self::add_planned(&mut tx, book_id, &opening.accruals).await?;
         tx.commit().await.map_err(db_err)
     }
 }
@@ -414,6 +504,8 @@ mod tests {
                 day: "2025-12-31".into(),
                 engine: format!("{{\"engine\":{n}}}"),
             }),
+            mark: None,
+            gl_lines: vec![],
         }
     }
 

@@ -153,6 +153,20 @@ macro_rules! command_sql {
                 });
             }
 
+            /// The loan is touched: the next close reads it (see `eod_touched` in migration 0011).
+            fn push_touched(q: &mut sqlx::QueryBuilder<'_, $db>, w: &CommandWrite, seqs: &[i64]) {
+                q.push("INSERT INTO eod_touched (loan_id, part, version) ");
+                q.push_values([w], |mut b, w| {
+                    b.push_bind(w.loan_id.clone())
+                        .push_bind(super::eod_loans::part_of(&w.loan_id))
+                        .push_bind(seqs.iter().copied().max().unwrap_or(w.expected_version));
+                });
+                q.push(
+                    " ON CONFLICT (loan_id) DO UPDATE SET version = excluded.version \
+                     WHERE excluded.version > eod_touched.version",
+                );
+            }
+
             fn push_projection(q: &mut sqlx::QueryBuilder<'_, $db>, w: &CommandWrite) {
                 let p = &w.projection;
                 q.push(
@@ -270,6 +284,7 @@ impl SqliteStore {
         let v = w.expected_version;
         if !w.events.is_empty() {
             sqlite_run(&mut tx, v, |q| Self::push_events(q, w, &seqs)).await?;
+            sqlite_run(&mut tx, v, |q| Self::push_touched(q, w, &seqs)).await?;
         }
         sqlite_run(&mut tx, v, |q| Self::push_projection(q, w)).await?;
         if let Some(s) = &w.snapshot {
@@ -306,6 +321,8 @@ impl PgStore {
         if !w.events.is_empty() {
             q.push("ev AS (");
             Self::push_events(&mut q, w, &seqs);
+            q.push(" RETURNING 1), tc AS (");
+            Self::push_touched(&mut q, w, &seqs);
             q.push(" RETURNING 1), ");
         }
         q.push("pr AS (");

@@ -12,17 +12,13 @@
 //! and the whole write is refused before anything else is written. Bulk writes are multi-row
 //! `INSERT … VALUES` statements, batched under both backends' bind limits.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 
 use super::{PgStore, SqliteStore, db_err};
-use crate::eod::{partition_key, partition_key_sql};
 use crate::gl::check_balanced;
 use crate::{
-    AuditEntry, ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress,
-    EodRun, Projection, RUN_DONE, RUN_RUNNING, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord,
-    StoreError, StoredEvent,
+    AuditEntry, ChunkWrite, EOD_PARTITIONS, Eod, EodLoan, EodProgress, EodRun, Projection,
+    RUN_DONE, RUN_RUNNING, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, StoreError,
 };
 
 /// Rows per multi-row statement: at most 9 bound values a row, so under 32,766 per statement.
@@ -70,77 +66,6 @@ impl ProgressRow {
             rows_written: self.rows_written,
             millis: self.millis,
         })
-    }
-}
-
-/// A loan of a chunk with its projection's columns (all `NULL` without one).
-#[derive(sqlx::FromRow)]
-struct LoanRow {
-    id: String,
-    product_id: Option<String>,
-    borrower_id: Option<String>,
-    terms: String,
-    /// The partner ids joined by U+001E, in order.
-    partners: Option<String>,
-    p_version: Option<i64>,
-    p_as_of: Option<String>,
-    p_status: Option<String>,
-    p_classification: Option<String>,
-    p_dpd: Option<i64>,
-    p_principal_outstanding: Option<i64>,
-    p_total_overdue: Option<i64>,
-    p_state: Option<String>,
-}
-
-impl LoanRow {
-    fn loan(self) -> EodLoan {
-        let projection = match (
-            self.p_version,
-            self.p_as_of,
-            self.p_status,
-            self.p_classification,
-            self.p_dpd,
-            self.p_principal_outstanding,
-            self.p_total_overdue,
-            self.p_state,
-        ) {
-            (
-                Some(version),
-                Some(as_of),
-                Some(status),
-                Some(classification),
-                Some(dpd),
-                Some(principal_outstanding),
-                Some(total_overdue),
-                Some(state),
-            ) => Some(Projection {
-                loan_id: self.id.clone(),
-                version,
-                as_of,
-                status,
-                classification,
-                dpd,
-                principal_outstanding,
-                total_overdue,
-                state,
-            }),
-            _ => None,
-        };
-        EodLoan {
-            partner_ids: self
-                .partners
-                .filter(|p| !p.is_empty())
-                .map(|p| p.split('\u{1e}').map(str::to_owned).collect())
-                .unwrap_or_default(),
-            loan_id: self.id,
-            product_id: self.product_id,
-            borrower_id: self.borrower_id,
-            terms: self.terms,
-            snapshot: None,
-            events: Vec::new(),
-            projection,
-            mark: None,
-        }
     }
 }
 
@@ -197,17 +122,8 @@ fn check_chunk(w: &ChunkWrite, from: Option<&str>) -> Result<(), StoreError> {
     }
 }
 
-/// The loan `l` is in the partition: its key, the indexed expression, is the partition's digit.
-fn push_partition<DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<'_, DB>, partition: u32) -> bool {
-    let Some(key) = partition_key(partition) else {
-        return false;
-    };
-    q.push(format!(" AND {} = '{key}'", partition_key_sql("l.id")));
-    true
-}
-
 macro_rules! sql_eod {
-    ($store:ty, $db:ty, $lock:literal, $skip_locked:literal, $read_begin:literal, $same:literal, $partners:literal) => {
+    ($store:ty, $db:ty, $lock:literal, $skip_locked:literal, $read_begin:literal, $same:literal) => {
         impl $store {
             async fn run_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -224,99 +140,6 @@ macro_rules! sql_eod {
                 .map_err(db_err)
             }
 
-            /// The chunk's loans with their terms, partners and projections, in id order.
-            async fn chunk_loans(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                book_id: &str,
-                partition: u32,
-                after: Option<&str>,
-                limit: i64,
-                changed_since: &str,
-            ) -> Result<Vec<EodLoan>, StoreError> {
-                let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
-                    "SELECT l.id, l.product_id, l.borrower_id, l.terms, ",
-                    $partners,
-                    " AS partners, p.version AS p_version, p.as_of AS p_as_of, p.status AS p_status, \
-                     p.classification AS p_classification, p.dpd AS p_dpd, \
-                     p.principal_outstanding AS p_principal_outstanding, \
-                     p.total_overdue AS p_total_overdue, p.state AS p_state \
-                     FROM loans l LEFT JOIN loan_projections p ON p.loan_id = l.id WHERE l.book_id = "
-                ));
-                q.push_bind(book_id.to_owned());
-                if !push_partition(&mut q, partition) {
-                    return Err(StoreError::NotFound { what: format!("partition {partition}") });
-                }
-                if let Some(after) = after {
-                    q.push(" AND l.id > ").push_bind(after.to_owned());
-                }
-                q.push(
-                    " AND (p.status IN ('active', 'written_off') OR EXISTS (SELECT 1 FROM loan_events e \
-                     WHERE e.loan_id = l.id AND e.recorded_at >= ",
-                )
-                .push_bind(changed_since.to_owned())
-                .push(")) ORDER BY l.id LIMIT ")
-                .push_bind(limit.clamp(1, EOD_LOANS_MAX));
-                let rows: Vec<LoanRow> = q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
-                Ok(rows.into_iter().map(LoanRow::loan).collect())
-            }
-
-            /// Give each loan its newest snapshot and the events after it: one query each.
-            async fn attach_history(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                loans: &mut [EodLoan],
-            ) -> Result<(), StoreError> {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT s.loan_id, s.version, s.day, s.engine, s.created_at FROM loan_snapshots s \
-                     WHERE s.version = (SELECT MAX(n.version) FROM loan_snapshots n WHERE n.loan_id = s.loan_id) \
-                     AND s.loan_id IN (",
-                );
-                let mut ids = q.separated(", ");
-                for l in loans.iter() {
-                    ids.push_bind(l.loan_id.clone());
-                }
-                q.push(")");
-                let snapshots: Vec<SnapshotRecord> = q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
-                let mut by_loan: HashMap<String, SnapshotRecord> =
-                    snapshots.into_iter().map(|s| (s.loan_id.clone(), s)).collect();
-                for l in loans.iter_mut() {
-                    l.snapshot = by_loan.remove(&l.loan_id);
-                }
-                // The events after each loan's snapshot (after none: all of them).
-                let mut q = sqlx::QueryBuilder::<$db>::new("WITH v (loan_id, version) AS (");
-                q.push_values(loans.iter(), |mut b, l| {
-                    b.push_bind(l.loan_id.clone())
-                        .push_bind(l.snapshot.as_ref().map_or(0, |s| s.version));
-                });
-                q.push(
-                    ") SELECT e.loan_id, e.seq, e.value_date, e.event, e.recorded_at, e.command_id \
-                     FROM v JOIN loan_events e ON e.loan_id = v.loan_id AND e.seq > v.version \
-                     ORDER BY e.loan_id, e.seq",
-                );
-                let events: Vec<StoredEvent> = q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
-                let mut by_loan: HashMap<String, Vec<StoredEvent>> = HashMap::new();
-                for e in events {
-                    by_loan.entry(e.loan_id.clone()).or_default().push(e);
-                }
-                for l in loans.iter_mut() {
-                    l.events = by_loan.remove(&l.loan_id).unwrap_or_default();
-                }
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT loan_id, version, day, earned, suspended, provision, npa FROM eod_marks WHERE loan_id IN (",
-                );
-                let mut ids = q.separated(", ");
-                for l in loans.iter() {
-                    ids.push_bind(l.loan_id.clone());
-                }
-                q.push(")");
-                let marks: Vec<EodMark> = q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
-                let mut by_loan: HashMap<String, EodMark> =
-                    marks.into_iter().map(|m| (m.loan_id.clone(), m)).collect();
-                for l in loans.iter_mut() {
-                    l.mark = by_loan.remove(&l.loan_id);
-                }
-                Ok(())
-            }
-
             /// Upsert the chunk's projections, insert and prune its snapshots. Returns the rows written.
             async fn write_loans(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -324,25 +147,8 @@ macro_rules! sql_eod {
                 at: &str,
             ) -> Result<u64, StoreError> {
                 let mut written = 0;
-                for batch in w.marks.chunks(ROWS_PER_INSERT) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO eod_marks (loan_id, version, day, earned, suspended, provision, npa) ",
-                    );
-                    q.push_values(batch, |mut b, m: &EodMark| {
-                        b.push_bind(m.loan_id.clone())
-                            .push_bind(m.version)
-                            .push_bind(m.day.clone())
-                            .push_bind(m.earned)
-                            .push_bind(m.suspended)
-                            .push_bind(m.provision)
-                            .push_bind(m.npa);
-                    });
-                    q.push(
-                        " ON CONFLICT (loan_id) DO UPDATE SET version = excluded.version, day = excluded.day, \
-                         earned = excluded.earned, suspended = excluded.suspended, provision = excluded.provision, npa = excluded.npa",
-                    );
-                    written += q.build().execute(&mut **tx).await.map_err(db_err)?.rows_affected();
-                }
+                written += Self::upsert_marks(tx, &w.book_id, &w.marks).await?;
+                written += Self::add_planned(tx, &w.book_id, &w.accruals).await?;
                 for batch in w.projections.chunks(ROWS_PER_INSERT) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO loan_projections (loan_id, version, as_of, status, classification, dpd, \
@@ -582,22 +388,22 @@ macro_rules! sql_eod {
                 row.progress().map(Some)
             }
 
-            async fn eod_loans(
-                &self,
-                book_id: &str,
-                partition: u32,
-                after: Option<&str>,
-                limit: i64,
-                changed_since: &str,
-            ) -> Result<Vec<EodLoan>, StoreError> {
+            async fn eod_loans(&self, query: &crate::WakeQuery) -> Result<Vec<EodLoan>, StoreError> {
                 let mut tx = self.reader().begin_with($read_begin).await.map_err(db_err)?;
-                let mut loans =
-                    Self::chunk_loans(&mut tx, book_id, partition, after, limit, changed_since).await?;
+                let mut loans = Self::chunk_loans(&mut tx, query).await?;
                 if !loans.is_empty() {
                     Self::attach_history(&mut tx, &mut loans).await?;
                 }
                 tx.commit().await.map_err(db_err)?;
                 Ok(loans)
+            }
+
+            async fn unmarked_loans(&self, book_id: &str) -> Result<bool, StoreError> {
+                self.unmarked_in(book_id).await
+            }
+
+            async fn planned_accruals(&self, book_id: &str, day: &str) -> Result<Vec<crate::PlannedAccrual>, StoreError> {
+                self.planned_on(book_id, day).await
             }
 
             async fn write_chunk(&self, w: &ChunkWrite, from_cursor: Option<&str>) -> Result<(), StoreError> {
@@ -607,6 +413,7 @@ macro_rules! sql_eod {
                     return Err(Self::refusal(&mut tx, w, from_cursor).await);
                 }
                 let at = if w.at.is_empty() { w.business_date.as_str() } else { w.at.as_str() };
+                Self::prefer_lz4(&mut tx).await?;
                 let mut written = Self::write_loans(&mut tx, w, at).await?;
                 written += Self::insert_gl_lines(&mut tx, &w.book_id, &w.gl_lines).await?;
                 for batch in w.outbox.chunks(ROWS_PER_INSERT) {
@@ -679,23 +486,14 @@ macro_rules! sql_eod {
     };
 }
 
-sql_eod!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "",
-    "",
-    "BEGIN",
-    "IS",
-    "(SELECT group_concat(partner_id, char(30) ORDER BY partner_id) FROM loan_partners WHERE loan_id = l.id)"
-);
+sql_eod!(SqliteStore, sqlx::Sqlite, "", "", "BEGIN", "IS");
 sql_eod!(
     PgStore,
     sqlx::Postgres,
     " FOR UPDATE",
     " FOR UPDATE SKIP LOCKED",
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-    "IS NOT DISTINCT FROM",
-    "(SELECT string_agg(partner_id, chr(30) ORDER BY partner_id) FROM loan_partners WHERE loan_id = l.id)"
+    "IS NOT DISTINCT FROM"
 );
 
 #[cfg(test)]

@@ -1,0 +1,76 @@
+//! Quiet days ahead: until when a loan's day-ends change nothing but the interest accrued, and
+//! by how much that rises each of those days. The close of business reads a loan again only on
+//! the day it wakes (or when an event arrives), and posts the accrual of the days between from
+//! this plan.
+
+use crate::calendar::Date;
+use crate::delinquency::Classification;
+use crate::terms::Terms;
+
+use super::{Engine, Status, day_after};
+
+/// The most days a plan covers: a loan with no instalment for longer (a bullet loan) wakes at
+/// least this often.
+pub const MAX_QUIET_DAYS: usize = 31;
+
+/// What a loan's day-ends do after `day` while no event arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuietPlan {
+    /// The first day whose day-end does more than accrue interest (an instalment falls due, the
+    /// plan's horizon ends); `None` when no day-end can change the loan (closed, written off,
+    /// settled, foreclosed): only an event wakes it.
+    pub wake_on: Option<Date>,
+    /// How much the interest accrued rises on each day from `day + 1` up to the day before
+    /// `wake_on`, in minor units: the day-by-day difference of what [`super::LoanState`] reports.
+    pub accruals: Vec<i64>,
+}
+
+impl Engine {
+    /// The quiet days after `day`, the last day whose day-end has run on this engine. A loan is
+    /// quiet while it is active, owes nothing overdue (no DPD, no charges, no penal interest
+    /// accruing), is standard and has an instalment still to fall due: its day-ends then move
+    /// nothing but the interest accrued, and its class cannot change. Otherwise it wakes on the
+    /// next day.
+    pub fn quiet_plan(&self, terms: &Terms, day: Date) -> QuietPlan {
+        let tomorrow = day_after(day);
+        let wake_tomorrow = QuietPlan {
+            wake_on: Some(tomorrow),
+            accruals: Vec::new(),
+        };
+        match self.status {
+            Status::Active => {}
+            Status::Pending => return wake_tomorrow,
+            Status::Closed | Status::WrittenOff | Status::Settled | Status::Foreclosed => {
+                return QuietPlan {
+                    wake_on: None,
+                    accruals: Vec::new(),
+                };
+            }
+        }
+        let owes_late = self.dpd(day) > 0
+            || self.principal_overdue() + self.interest_overdue() > 0
+            || self.charges_due() > 0
+            || self.penal_accrued > 0;
+        if owes_late || self.classification != Classification::Standard {
+            return wake_tomorrow;
+        }
+        let Some(next) = self.next_due().map(|d| d.due_date) else {
+            return wake_tomorrow;
+        };
+        let mut accruals = Vec::new();
+        let mut before = self.accrued_until(terms, tomorrow);
+        let mut on = tomorrow;
+        // The day-end of `on` reports the interest accrued until the day after it.
+        while on < next && accruals.len() < MAX_QUIET_DAYS {
+            let after = day_after(on);
+            let accrued = self.accrued_until(terms, after);
+            accruals.push(accrued - before);
+            before = accrued;
+            on = after;
+        }
+        QuietPlan {
+            wake_on: Some(on),
+            accruals,
+        }
+    }
+}
