@@ -12,10 +12,11 @@
 #
 # On PostgreSQL it measures in the same run the floor of each close: the time the server takes
 # to read every row the close reads (`COPY (…) TO '/dev/null'` of the waking loans' terms, their
-# newest snapshots, the events after them and their marks, measured before the close) plus the
-# time to bulk-write the rows the close wrote (`INSERT … SELECT` of its projections, snapshots,
-# marks and GL lines into empty copies of their tables with their indexes, measured after), and
-# prints the ratio close ÷ floor. Needs a release build (`cargo build --release -p loanbook`),
+# newest snapshots, the events after them and their marks, and the marks whose demands fall due
+# three days on, measured before the close) plus the time to bulk-write the rows the close wrote
+# (`INSERT … SELECT` of its projections, snapshots, marks, GL lines and reminders into empty
+# copies of their tables with their indexes, measured after), and prints the ratio close ÷ floor.
+# Needs a release build (`cargo build --release -p loanbook`),
 # PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,8 @@ COPY (SELECT s.loan_id, s.version, s.day, s.engine FROM loan_snapshots s JOIN fl
 COPY (SELECT e.* FROM loan_events e JOIN floor_wake w ON w.loan_id = e.loan_id
       WHERE e.seq > COALESCE((SELECT max(n.version) FROM loan_snapshots n WHERE n.loan_id = e.loan_id), 0)) TO '/dev/null';
 COPY (SELECT m.* FROM eod_marks m JOIN floor_wake w ON w.loan_id = m.loan_id) TO '/dev/null';
+COPY (SELECT m.* FROM eod_marks m WHERE m.book_id = 'main'
+      AND m.due_on = to_char(DATE '$1' + 3, 'YYYY-MM-DD')) TO '/dev/null';
 SQL
 }
 
@@ -69,15 +72,18 @@ floor_write() {
   pg_ms <<SQL
 \timing off
 SET default_toast_compression = lz4;
-DROP TABLE IF EXISTS floor_projections, floor_snapshots, floor_marks, floor_gl;
+DROP TABLE IF EXISTS floor_projections, floor_snapshots, floor_marks, floor_gl, floor_outbox;
 CREATE TEMP TABLE src_projections AS SELECT p.* FROM loan_projections p JOIN floor_wake w ON w.loan_id = p.loan_id;
 CREATE TEMP TABLE src_snapshots AS SELECT s.* FROM loan_snapshots s JOIN floor_wake w ON w.loan_id = s.loan_id WHERE s.day = '$1';
 CREATE TEMP TABLE src_marks AS SELECT m.* FROM eod_marks m WHERE m.day = '$1';
 CREATE TEMP TABLE src_gl AS SELECT g.* FROM gl_lines g WHERE g.posted_on = '$1' AND g.source LIKE 'eod:$1:%';
+CREATE TEMP TABLE src_outbox AS SELECT o.* FROM outbox o WHERE o.topic = 'loan.installment_due'
+  AND (o.payload::json->>'due_date') = to_char(DATE '$1' + 3, 'YYYY-MM-DD');
 CREATE TABLE floor_projections (LIKE loan_projections INCLUDING ALL);
 CREATE TABLE floor_snapshots (LIKE loan_snapshots INCLUDING ALL);
 CREATE TABLE floor_marks (LIKE eod_marks INCLUDING ALL);
 CREATE TABLE floor_gl (LIKE gl_lines INCLUDING DEFAULTS INCLUDING INDEXES);
+CREATE TABLE floor_outbox (LIKE outbox INCLUDING DEFAULTS INCLUDING INDEXES);
 \timing on
 BEGIN;
 INSERT INTO floor_projections SELECT * FROM src_projections;
@@ -85,9 +91,10 @@ INSERT INTO floor_snapshots SELECT * FROM src_snapshots;
 INSERT INTO floor_marks SELECT * FROM src_marks;
 INSERT INTO floor_gl (book_id, entry_id, line_no, posted_on, kind, narration, account, loan_id, product_id, partner_id, debit, credit, source)
   SELECT book_id, entry_id, line_no, posted_on, kind, narration, account, loan_id, product_id, partner_id, debit, credit, source FROM src_gl;
+INSERT INTO floor_outbox SELECT * FROM src_outbox;
 COMMIT;
 \timing off
-DROP TABLE floor_projections, floor_snapshots, floor_marks, floor_gl;
+DROP TABLE floor_projections, floor_snapshots, floor_marks, floor_gl, floor_outbox;
 SQL
 }
 

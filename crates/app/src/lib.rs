@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod parties;
 pub mod policy;
 pub mod products;
+pub mod provisioning;
 pub mod servicing;
 pub mod state_view;
 pub mod tokens;

@@ -53,6 +53,8 @@ pub const TOPICS: &[&str] = &[
     "loan.settlement",
     "loan.foreclosure",
     "loan.class_changed",
+    "loan.borrower_classification",
+    "loan.installment_due",
     "audit.checkpoint",
     // An application's events, each `application.{event}` (see `app::origination`).
     "application.drafted",

@@ -44,7 +44,7 @@ pub struct ProductQuery {
 }
 
 /// Fields a product's terms template may not set: they belong to each loan.
-const PER_LOAN: [&str; 2] = ["principal", "disbursement_date"];
+const PER_LOAN: [&str; 3] = ["principal", "disbursement_date", "security_value"];
 
 impl App {
     /// Check a product configuration: an object whose optional `terms` template, completed with

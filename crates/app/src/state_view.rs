@@ -18,6 +18,10 @@ pub struct LoanStateView {
     #[schema(example = "12")]
     pub annual_rate: String,
     pub balances: BalancesView,
+    /// The day the loan became NPA with another facility of its borrower, while it is so held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = Date)]
+    pub borrower_npa_since: Option<String>,
     /// `standard`, `sma0`, `sma1`, `sma2` or `npa`.
     pub classification: String,
     pub classification_history: Vec<ClassEntry>,
@@ -168,6 +172,7 @@ impl LoanStateView {
                     .collect()
             }),
             npa_since: s.npa_since.map(|d| d.to_string()),
+            borrower_npa_since: s.borrower_npa_since.map(|d| d.to_string()),
             partners: s
                 .partners
                 .iter()

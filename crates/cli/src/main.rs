@@ -10,6 +10,7 @@ mod applications;
 mod eod;
 mod load;
 mod originate;
+mod provisioning;
 mod quote;
 mod replay;
 mod service;
@@ -63,6 +64,9 @@ enum Command {
     /// Synthetic data: `sim book` writes a realistic book of loans with their histories.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// The provisioning table the close of business provisions at: show it, set it.
+    #[command(subcommand)]
+    Provisioning(provisioning::ProvisioningCommand),
 }
 
 /// Exit code for input that breaks a rule (invalid terms, unreadable file).
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Eod(args) => eod::eod(&args),
         Command::Gl(cmd) => eod::gl(&cmd),
         Command::Sim(cmd) => sim::run(&cmd),
+        Command::Provisioning(cmd) => provisioning::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,10 +17,13 @@ use std::time::Instant;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use loanbook_app::eod::borrowers::{self, Standed, Standing};
 use loanbook_app::eod::opening::{OpeningAccruals, open_loan};
+use loanbook_app::provisioning::ProvisioningSetup;
 use loanbook_domain::calendar::{Date, parse_date};
+use loanbook_domain::events::Event;
 use loanbook_domain::loan::{LoanState, Snapshot};
-use loanbook_sim::BookSpec;
+use loanbook_sim::{BORROWER_BLOCK, BookSpec, SimLoan};
 use loanbook_store::{
     BookOpening, BulkLoan, LoanFilter, LoanRecord, MAX_BULK_LOANS, NewEvent, NewSnapshot,
     PlannedAccrual, Store, StoreError, terms_digest,
@@ -278,15 +281,27 @@ fn progress(loans: usize) -> ProgressBar {
 /// Make the book's loans in parallel batches on a thread of their own and write each batch as
 /// it comes, while the next one is made.
 async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Result<Tally, Failure> {
+    let table = store
+        .provisioning_table(BOOK)
+        .await
+        .map_err(|e| other(format!("reading the provisioning table: {e}")))?;
+    let provisioning = ProvisioningSetup::of_table(table.as_ref()).map_err(other)?;
     let (send, mut batches) = tokio::sync::mpsc::channel::<Result<Vec<Made>, String>>(2);
     let maker = std::thread::spawn(move || {
         let created_at = jiff::Timestamp::now().to_string();
+        // Whole borrower blocks per batch, so that a borrower's facilities are made together.
+        let batch = (batch / BORROWER_BLOCK).max(1) * BORROWER_BLOCK;
         for start in (0..spec.loans).step_by(batch) {
             let end = (start + batch).min(spec.loans);
-            let made: Result<Vec<Made>, String> = (start..end)
+            let blocks: Vec<usize> = (start..end).step_by(BORROWER_BLOCK).collect();
+            let made: Result<Vec<Made>, String> = blocks
                 .into_par_iter()
-                .map(|i| bulk_loan(&spec, i, &created_at))
-                .collect();
+                .map(|b| {
+                    let to = (b + BORROWER_BLOCK).min(end);
+                    make_block(&spec, b..to, &provisioning, &created_at)
+                })
+                .collect::<Result<Vec<Vec<Made>>, String>>()
+                .map(|blocks| blocks.into_iter().flatten().collect());
             let failed = made.is_err();
             if send.blocking_send(made).is_err() || failed {
                 break;
@@ -338,13 +353,84 @@ async fn write_book(store: Arc<dyn Store>, spec: BookSpec, batch: usize) -> Resu
     Ok(tally)
 }
 
-/// The loan at `index` with the rows a booking writes for it: its state and snapshot at the
+/// The loans `indices` of one borrower block, with their borrowers' classes: the facilities of a
+/// borrower with an NPA are NPA with it from the as-of date, as the close's `borrowers` step
+/// would hold them.
+fn make_block(
+    spec: &BookSpec,
+    indices: std::ops::Range<usize>,
+    provisioning: &ProvisioningSetup,
+    created_at: &str,
+) -> Result<Vec<Made>, String> {
+    let mut loans: Vec<(String, SimLoan)> = indices
+        .map(|i| {
+            (
+                uuid::Uuid::now_v7().to_string(),
+                loanbook_sim::loan(spec, i),
+            )
+        })
+        .collect();
+    hold_with_borrowers(spec.as_of, &mut loans)?;
+    loans
+        .into_iter()
+        .map(|(id, l)| bulk_loan(spec, id, l, provisioning, created_at))
+        .collect()
+}
+
+/// Append a `borrower_npa` event dated `as_of` to each loan the borrower-wise rule holds.
+fn hold_with_borrowers(as_of: Date, loans: &mut [(String, SimLoan)]) -> Result<(), String> {
+    let mut by_borrower: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (k, (_, l)) in loans.iter().enumerate() {
+        by_borrower.entry(l.borrower.clone()).or_default().push(k);
+    }
+    for group in by_borrower.values().filter(|g| g.len() > 1) {
+        let mut standings = Vec::with_capacity(group.len());
+        for &k in group {
+            let (_, l) = &loans[k];
+            let state = loanbook_domain::loan::replay(&l.terms, &l.events, as_of)
+                .map_err(|e| format!("{}: {e}", l.number))?;
+            standings.push(Standing::of_state(&state));
+        }
+        let pairs: Vec<Standed<'_>> = group
+            .iter()
+            .zip(&standings)
+            .map(|(&k, standing)| Standed {
+                loan_id: &loans[k].0,
+                loan_number: &loans[k].1.number,
+                standing: *standing,
+            })
+            .collect();
+        let decisions = borrowers::decide(&pairs);
+        for d in decisions {
+            if let Some((_, l)) = loans.iter_mut().find(|(id, _)| *id == d.loan_id) {
+                l.events.push(Event {
+                    date: as_of,
+                    kind: d.kind,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loan `l` as `id` with the rows a booking writes for it: its state and snapshot at the
 /// as-of date, computed by the engine, and its projection as commands write it.
-fn bulk_loan(spec: &BookSpec, index: usize, created_at: &str) -> Result<Made, String> {
-    let l = loanbook_sim::loan(spec, index);
-    let id = uuid::Uuid::now_v7().to_string();
-    let opened = open_loan(&id, None, &l.terms, l.events.clone(), spec.as_of)
-        .map_err(|e| format!("{}: {e}", l.number))?;
+fn bulk_loan(
+    spec: &BookSpec,
+    id: String,
+    l: SimLoan,
+    provisioning: &ProvisioningSetup,
+    created_at: &str,
+) -> Result<Made, String> {
+    let opened = open_loan(
+        &id,
+        None,
+        &l.terms,
+        l.events.clone(),
+        spec.as_of,
+        provisioning,
+    )
+    .map_err(|e| format!("{}: {e}", l.number))?;
     let snapshot = Snapshot::take(&l.terms, &l.events, spec.as_of)
         .map_err(|e| format!("{}: {e}", l.number))?;
     let state = LoanState::new(&l.terms, &snapshot.engine, spec.as_of);

@@ -36,7 +36,7 @@ use effects::Effects;
 pub use effects::{Capitalisation, Effect, EffectKind, EffectName, Paid, RescheduleCause};
 pub use history::check_history;
 pub use limits::MAX_EVENTS;
-pub use quiet::{MAX_QUIET_DAYS, QuietPlan};
+pub use quiet::{Demand, MAX_QUIET_DAYS, QuietPlan};
 pub use receipts::Receipts;
 pub use replay::{
     PrepaymentPreview, foreclosure_quote, prepayment_preview, replay, replay_with_effects,

@@ -2,7 +2,8 @@
 //! it covered by realisable security.
 //!
 //! Rates are data ([`ProvisionRates`]), so a lender can load its own table; the presets carry the
-//! RBI figures of `reference/regulation-india.md` §1.7 (Provisioning).
+//! RBI figures of `reference/regulation-india.md` §1.7 (Provisioning). The covered part is the
+//! realisable value of the loan's security, from its terms ([`secured_value`]).
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::delinquency::AssetClass;
 use crate::money::{RoundingMode, round_to_integer};
+use crate::terms::Terms;
 
 /// The rates for one asset class (percent of the amount, 0–100): on the part of the outstanding
 /// covered by realisable security and on the rest; optionally for one product category only.
@@ -34,11 +36,12 @@ pub struct ProvisionRates {
     rates: Vec<ProvisionRate>,
 }
 
-/// Why a provisioning table cannot be used.
+/// Why a provisioning table cannot be used. `row` is the offending row's index in the table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProvisionError {
     #[error("{class} ({category}): the {part} rate {rate} is outside 0–100%")]
     OutOfRange {
+        row: usize,
         class: &'static str,
         category: String,
         part: &'static str,
@@ -46,6 +49,7 @@ pub enum ProvisionError {
     },
     #[error("{class} ({category}) has more than one row")]
     Duplicate {
+        row: usize,
         class: &'static str,
         category: String,
     },
@@ -125,6 +129,7 @@ impl ProvisionRates {
             for (part, rate) in [("secured", r.secured), ("unsecured", r.unsecured)] {
                 if rate < Decimal::ZERO || rate > hundred {
                     return Err(ProvisionError::OutOfRange {
+                        row: i,
                         class: r.asset_class.name(),
                         category,
                         part,
@@ -137,6 +142,7 @@ impl ProvisionRates {
                 .any(|o| o.asset_class == r.asset_class && o.category == r.category);
             if twice {
                 return Err(ProvisionError::Duplicate {
+                    row: i,
                     class: r.asset_class.name(),
                     category,
                 });
@@ -172,6 +178,12 @@ impl ProvisionRates {
     pub fn rows(&self) -> &[ProvisionRate] {
         &self.rates
     }
+}
+
+/// The realisable value of a loan's security, from its terms (`security_value`): what
+/// [`provision`] counts as covered. 0 for a loan without security.
+pub fn secured_value(terms: &Terms) -> i64 {
+    terms.security_value.unwrap_or(0).max(0)
 }
 
 /// The provision on a loan of `asset_class` with `outstanding` owed, of which `secured_value`
@@ -293,6 +305,51 @@ mod tests {
         );
     }
 
+    fn terms_secured_by(security_value: Option<&str>) -> Terms {
+        let mut doc = serde_json::json!({
+            "currency": "INR", "principal": "1000000.00", "annual_rate": "12", "method": "emi",
+            "installments": 24, "frequency": "monthly", "disbursement_date": "2024-01-01"
+        });
+        if let Some(v) = security_value {
+            doc["security_value"] = v.into();
+        }
+        Terms::from_json(&doc.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_security_in_the_terms_is_the_covered_part() {
+        let r = ProvisionRates::rbi_bank();
+        let half = terms_secured_by(Some("500000.00"));
+        assert_eq!(secured_value(&half), L / 2);
+        // Sub-standard, half secured: 15% of the covered half plus 25% of the rest.
+        assert_eq!(
+            provision(&r, AssetClass::Substandard, L, secured_value(&half)),
+            L / 2 * 15 / 100 + L / 2 * 25 / 100
+        );
+        assert_eq!(
+            provision(&r, AssetClass::Substandard, L, secured_value(&half)),
+            20_000_000
+        );
+        // Doubtful D1, half secured: 25% of the covered half plus all of the rest.
+        assert_eq!(
+            provision(&r, AssetClass::Doubtful1, L, secured_value(&half)),
+            L / 2 / 4 + L / 2
+        );
+        // Without security every loan is wholly unsecured, as before.
+        let unsecured = terms_secured_by(None);
+        assert_eq!(secured_value(&unsecured), 0);
+        assert_eq!(
+            provision(&r, AssetClass::Substandard, L, secured_value(&unsecured)),
+            25_000_000
+        );
+        // Security worth more than what is owed covers the whole outstanding, no more.
+        let over = terms_secured_by(Some("5000000.00"));
+        assert_eq!(
+            provision(&r, AssetClass::Substandard, L / 2, secured_value(&over)),
+            L / 2 * 15 / 100
+        );
+    }
+
     #[test]
     fn the_table_is_serde_and_validated() {
         let r = ProvisionRates::rbi_bank();
@@ -307,12 +364,24 @@ mod tests {
         let err = ProvisionRates::new(rows).unwrap_err();
         assert!(err.to_string().contains("substandard"), "{err}");
         assert!(err.to_string().contains("101"), "{err}");
+        assert!(
+            matches!(
+                err,
+                ProvisionError::OutOfRange {
+                    row: 1,
+                    part: "unsecured",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
 
         let mut rows = r.rows().to_vec();
         rows[0].secured = pct("-1");
         assert!(matches!(
             ProvisionRates::new(rows),
             Err(ProvisionError::OutOfRange {
+                row: 0,
                 part: "secured",
                 ..
             })
@@ -322,7 +391,7 @@ mod tests {
         rows.push(rows[2].clone());
         assert!(matches!(
             ProvisionRates::new(rows),
-            Err(ProvisionError::Duplicate { .. })
+            Err(ProvisionError::Duplicate { row: 6, .. })
         ));
 
         let rows = r.rows()[1..].to_vec();

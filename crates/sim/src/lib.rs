@@ -51,7 +51,7 @@ pub struct SimLoan {
 }
 
 /// Loans per block of the borrower grouping: a borrower's facilities are in one block.
-const BORROWER_BLOCK: usize = 64;
+pub const BORROWER_BLOCK: usize = 64;
 
 /// What a random stream is for, so that two uses of one index never share a stream.
 #[derive(Clone, Copy)]

@@ -99,6 +99,27 @@ pub struct EodLoan {
     pub mark: Option<EodMark>,
 }
 
+/// A loan's collection demand as its last close saw it: the next instalment still to fall due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Demand {
+    pub loan_id: String,
+    pub installment: i64,
+    /// The day it falls due (ISO date).
+    pub due_date: String,
+    /// What is unpaid of it, in minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// One loan of a borrower, with what the closes have posted for it (None: no close has seen it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facility {
+    pub loan_id: String,
+    pub loan_number: String,
+    pub borrower_id: String,
+    pub mark: Option<EodMark>,
+}
+
 /// What the closes have posted for one loan: written with each chunk, read with the loan, so that
 /// the next close posts only what is new.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -116,6 +137,23 @@ pub struct EodMark {
     pub provision: i64,
     /// Whether the loan was NPA at the end of that day.
     pub npa: bool,
+    /// Whether it was NPA with its borrower then (another facility made it so).
+    #[serde(default)]
+    pub held: bool,
+    /// Whether anything of it was overdue then.
+    #[serde(default)]
+    pub arrears: bool,
+    /// Its collection demand: the next instalment still to fall due (None: none, or the loan is
+    /// not active), the day it falls due (ISO date), what is unpaid of it (minor units), and the
+    /// loan's currency.
+    #[serde(default)]
+    pub due_installment: Option<i64>,
+    #[serde(default)]
+    pub due_on: Option<String>,
+    #[serde(default)]
+    pub due_amount: i64,
+    #[serde(default)]
+    pub currency: Option<String>,
     /// The first day the close must read the loan again (ISO date); None: only an event wakes it.
     #[serde(default)]
     pub wake_on: Option<String>,
@@ -219,14 +257,17 @@ pub trait Eod: Send + Sync {
 
     /// Claim a partition of `step` that is not done and not claimed by another live worker (a claim
     /// older than `stale_before` may be taken over; a worker's own claim is handed back to it),
-    /// creating the step's progress rows for all partitions on first call. `None` when every
+    /// creating the step's progress rows for its `partitions` (1 to [`EOD_PARTITIONS`]) on first
+    /// call. `None` when every
     /// partition is done or held, or the run is done. PostgreSQL: `FOR UPDATE SKIP LOCKED`;
     /// SQLite: one writer, plain.
+    #[allow(clippy::too_many_arguments)]
     async fn claim(
         &self,
         book_id: &str,
         date: &str,
         step: &str,
+        partitions: u32,
         worker: &str,
         at: &str,
         stale_before: &str,
@@ -238,6 +279,26 @@ pub trait Eod: Send + Sync {
 
     /// Whether the book holds a loan without a mark (one no close has seen).
     async fn unmarked_loans(&self, book_id: &str) -> Result<bool, StoreError>;
+
+    /// The collection demands of the book falling due on `due_on` with something unpaid, by loan.
+    async fn demands_due(&self, book_id: &str, due_on: &str) -> Result<Vec<Demand>, StoreError>;
+
+    /// The borrowers of the loans closed on `day` NPA or held NPA with their borrower, in order.
+    async fn npa_borrowers(&self, book_id: &str, day: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Every loan of these borrowers with its mark, by borrower and loan id.
+    async fn facilities(
+        &self,
+        book_id: &str,
+        borrowers: &[String],
+    ) -> Result<Vec<Facility>, StoreError>;
+
+    /// The named loans of the book as [`Eod::eod_loans`] reads them, in id order.
+    async fn eod_loans_named(
+        &self,
+        book_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<EodLoan>, StoreError>;
 
     /// The summary accruals planned for `day`, by product and NPA flag (zero sums left out).
     async fn planned_accruals(

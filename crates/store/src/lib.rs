@@ -8,9 +8,9 @@
 //! [`audit`]), the outbox, users and API tokens, the close of business's runs and progress, and
 //! the general ledger. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
 //! [`Tokens`], [`Loans`], [`Applications`], [`Idempotency`], [`Approvals`], [`Catalogue`],
-//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`]); `use loanbook_store::prelude::*` brings them all
-//! into scope. Every loan command is written by [`Loans::commit`] in one transaction, every
-//! application command by [`Applications::commit_application`].
+//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`], [`Provisioning`]); `use loanbook_store::prelude::*`
+//! brings them all into scope. Every loan command is written by [`Loans::commit`] in one
+//! transaction, every application command by [`Applications::commit_application`].
 
 #![cfg_attr(
     not(test),
@@ -28,6 +28,7 @@ mod gl;
 mod idempotency;
 mod loans;
 mod outbox;
+mod provisioning;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -53,8 +54,8 @@ pub use books::Books;
 pub use bulk::{BookOpening, Bulk, BulkLoan, MAX_BULK_LOANS};
 pub use catalogue::{Catalogue, Party, ProductVersion};
 pub use eod::{
-    ChunkWrite, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
-    PlannedAccrual, RUN_DONE, RUN_RUNNING, WakeQuery, partition_of,
+    ChunkWrite, Demand, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
+    Facility, PlannedAccrual, RUN_DONE, RUN_RUNNING, WakeQuery, partition_of,
 };
 pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};
@@ -63,6 +64,7 @@ pub use loans::{
     SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord, StoredEvent,
 };
 pub use outbox::{Attempt, Delivery, NewOutbox, Outbox, OutboxMessage, WebhookEndpoint};
+pub use provisioning::{Provisioning, ProvisioningTable};
 pub use sql::{PgStore, SqliteStore};
 pub use tokens::{NewToken, TokenGrant, TokenRecord, Tokens};
 pub use users::{User, Users};
@@ -78,7 +80,7 @@ pub mod audit_schemes {
 pub mod prelude {
     pub use crate::{
         Applications, Approvals, AuditLog, Books, Bulk, Catalogue, Eod, Gl, Idempotency, Loans,
-        Outbox, Store, Tokens, Users,
+        Outbox, Provisioning, Store, Tokens, Users,
     };
 }
 
@@ -147,6 +149,7 @@ pub trait Store:
     + Eod
     + Gl
     + Bulk
+    + Provisioning
 {
 }
 
@@ -164,6 +167,7 @@ impl<T> Store for T where
         + Eod
         + Gl
         + Bulk
+        + Provisioning
 {
 }
 

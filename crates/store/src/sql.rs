@@ -33,11 +33,13 @@ mod bulk;
 mod catalogue;
 mod command;
 mod eod;
+mod eod_borrowers;
 mod eod_loans;
 mod gl;
 mod idempotency;
 mod loans;
 mod outbox;
+mod provisioning;
 mod tokens;
 mod users;
 

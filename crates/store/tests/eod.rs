@@ -81,14 +81,14 @@ async fn opening_a_close_moves_the_business_date_once(db: &TestDatabase) {
 async fn each_partition_is_claimed_once(db: &TestDatabase) {
     let s = open(db).await;
     assert!(matches!(
-        s.claim(BOOK, DAY, "loans", "w", "t", "t0").await,
+        s.claim(BOOK, DAY, "loans", 16, "w", "t", "t0").await,
         Err(StoreError::NotFound { .. })
     ));
     open_close(&s).await;
     let mut got = BTreeSet::new();
     for w in 0..16 {
         let p = s
-            .claim(BOOK, DAY, "loans", &format!("w{w}"), "t1", "t0")
+            .claim(BOOK, DAY, "loans", 16, &format!("w{w}"), "t1", "t0")
             .await
             .unwrap()
             .unwrap();
@@ -97,31 +97,44 @@ async fn each_partition_is_claimed_once(db: &TestDatabase) {
     }
     assert_eq!(got, (0..16).collect());
     assert!(
-        s.claim(BOOK, DAY, "loans", "w99", "t1", "t0")
+        s.claim(BOOK, DAY, "loans", 16, "w99", "t1", "t0")
             .await
             .unwrap()
             .is_none()
     );
     // A worker asking again gets its own claim back; another step has its own partitions.
     let own = s
-        .claim(BOOK, DAY, "loans", "w3", "t2", "t0")
+        .claim(BOOK, DAY, "loans", 16, "w3", "t2", "t0")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(own.partition, 3);
     assert_eq!(
-        s.claim(BOOK, DAY, "gl", "w99", "t1", "t0")
+        s.claim(BOOK, DAY, "gl", 16, "w99", "t1", "t0")
             .await
             .unwrap()
             .unwrap()
             .partition,
         0
     );
-    assert_eq!(s.progress(BOOK, DAY).await.unwrap().len(), 32);
+    // A book-level step has one partition: once it is claimed, there is nothing left to claim.
+    let book_level = s
+        .claim(BOOK, DAY, "checkpoint", 1, "w7", "t1", "t0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(book_level.partition, 0);
+    assert!(
+        s.claim(BOOK, DAY, "checkpoint", 1, "w8", "t1", "t0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.progress(BOOK, DAY).await.unwrap().len(), 33);
     // A done partition is not handed out again, even to its worker.
     s.write_chunk(&chunk(3, None, true), None).await.unwrap();
     assert_ne!(
-        s.claim(BOOK, DAY, "loans", "w3", "t3", "t0")
+        s.claim(BOOK, DAY, "loans", 16, "w3", "t3", "t0")
             .await
             .unwrap()
             .map(|p| p.partition),
@@ -129,7 +142,7 @@ async fn each_partition_is_claimed_once(db: &TestDatabase) {
     );
     s.finish_run(BOOK, DAY, "t9", "{}").await.unwrap();
     assert!(
-        s.claim(BOOK, DAY, "gl", "w98", "t9", "t0")
+        s.claim(BOOK, DAY, "gl", 16, "w98", "t9", "t0")
             .await
             .unwrap()
             .is_none()
@@ -145,6 +158,7 @@ async fn a_stale_claim_is_taken_over(db: &TestDatabase) {
             BOOK,
             DAY,
             "loans",
+            16,
             &format!("w{w}"),
             &at,
             "2024-05-01T00:00:00Z",
@@ -156,15 +170,23 @@ async fn a_stale_claim_is_taken_over(db: &TestDatabase) {
     // Claims made before 20:02 are stale: w0's and w1's, in partition order.
     let late = "2024-05-01T20:02:00Z";
     let a = s
-        .claim(BOOK, DAY, "loans", "late", "2024-05-01T21:00:00Z", late)
+        .claim(BOOK, DAY, "loans", 16, "late", "2024-05-01T21:00:00Z", late)
         .await
         .unwrap();
     let b = s
-        .claim(BOOK, DAY, "loans", "later", "2024-05-01T21:00:00Z", late)
+        .claim(
+            BOOK,
+            DAY,
+            "loans",
+            16,
+            "later",
+            "2024-05-01T21:00:00Z",
+            late,
+        )
         .await
         .unwrap();
     let c = s
-        .claim(BOOK, DAY, "loans", "last", "2024-05-01T21:00:00Z", late)
+        .claim(BOOK, DAY, "loans", 16, "last", "2024-05-01T21:00:00Z", late)
         .await
         .unwrap();
     assert_eq!(a.map(|p| p.partition), Some(0));
@@ -199,7 +221,7 @@ async fn a_chunk_is_applied_exactly_once(db: &TestDatabase) {
     book(&s, "L1a", 1, "2024-04-01T10:00:00Z", "active").await;
     open_close(&s).await;
     let p = s
-        .claim(BOOK, DAY, "loans", "w", "t", "t0")
+        .claim(BOOK, DAY, "loans", 16, "w", "t", "t0")
         .await
         .unwrap()
         .unwrap();
@@ -263,7 +285,9 @@ async fn a_done_partition_and_a_finished_close_refuse_chunks(db: &TestDatabase) 
     let s = open(db).await;
     book(&s, "L1a", 1, "2024-04-01T10:00:00Z", "active").await;
     open_close(&s).await;
-    s.claim(BOOK, DAY, "loans", "w", "t", "t0").await.unwrap();
+    s.claim(BOOK, DAY, "loans", 16, "w", "t", "t0")
+        .await
+        .unwrap();
     s.write_chunk(&first_chunk(), None).await.unwrap();
     let mut last = chunk(10, Some("L2a"), true);
     last.gl_lines = entry("E3", DAY, None, "cash", "interest_income", 5);
@@ -304,7 +328,9 @@ async fn a_chunk_keeps_newer_projections_and_prunes_snapshots(db: &TestDatabase)
     .await
     .unwrap();
     open_close(&s).await;
-    s.claim(BOOK, DAY, "loans", "w", "t", "t0").await.unwrap();
+    s.claim(BOOK, DAY, "loans", 16, "w", "t", "t0")
+        .await
+        .unwrap();
     // Computed from version 2 while a command wrote version 3: the command's projection stays.
     let mut w = chunk(10, Some("L1a"), false);
     w.projections = vec![projection("L1a", 2, "overdue")];
@@ -355,7 +381,7 @@ async fn a_chunk_keeps_newer_projections_and_prunes_snapshots(db: &TestDatabase)
 async fn bulk_writes_span_several_statements(db: &TestDatabase) {
     let s = open(db).await;
     open_close(&s).await;
-    s.claim(BOOK, DAY, "gl", "w", "t", "t0").await.unwrap();
+    s.claim(BOOK, DAY, "gl", 16, "w", "t", "t0").await.unwrap();
     let outbox_before = count(db, "outbox").await;
     // More lines and messages than one statement takes on either backend.
     let mut w = chunk(0, None, true);
@@ -428,7 +454,7 @@ async fn concurrent_claims_on_postgres_never_share_a_partition() {
                 use loanbook_store::Eod;
                 loop {
                     match store
-                        .claim(BOOK, DAY, &step, &format!("w{w}"), "t1", "t0")
+                        .claim(BOOK, DAY, &step, 16, &format!("w{w}"), "t1", "t0")
                         .await
                     {
                         Ok(p) => return p.map(|p| p.partition),

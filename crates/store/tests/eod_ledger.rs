@@ -186,6 +186,7 @@ fn bulk_book() -> Vec<BulkLoan> {
         suspended: 6,
         provision: 4,
         npa: true,
+        held: true,
         ..mark("B1a", Some("2024-05-03"), "10,10")
     };
     vec![
@@ -295,7 +296,7 @@ async fn a_bulk_book_opens_its_ledger(db: &TestDatabase) {
         .await;
     assert!(is_conflict(&reopened), "{reopened:?}");
     assert!(
-        s.claim(BOOK, DAY, "loans", "w", "t", "t0")
+        s.claim(BOOK, DAY, "loans", 16, "w", "t", "t0")
             .await
             .unwrap()
             .is_none()

@@ -331,6 +331,8 @@ async fn marks_round_trip_with_wake_on_and_plan(db: &TestDatabase) {
         suspended: 20,
         provision: 5,
         npa: true,
+        held: true,
+        arrears: true,
         ..mark("L1a", Some("2024-05-04"), "40,40,-3")
     };
     let closed = mark("L2a", None, "");

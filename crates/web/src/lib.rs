@@ -149,6 +149,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(eod::trial_balance))
         .routes(routes!(eod::reconciliation))
         .routes(routes!(eod::journal))
+        .merge(routes::provisioning::router())
 }
 
 /// The API's OpenAPI 3.1 document: the routes' own, with the domain's wire formats (terms and

@@ -1,6 +1,7 @@
 //! The close of business over 400 days of a small mixed book: payments on time, a loan that
 //! never pays and reaches NPA on RBI's dates, a bounced payment reversed, back-dated payments, a
-//! co-lent loan and a flat-rate loan. After every close the trial balance is zero, the GL
+//! co-lent loan and a flat-rate loan, and a second facility of the NPA borrower that pays on
+//! time but is NPA with its borrower until the borrower's arrears are paid. After every close the trial balance is zero, the GL
 //! reconciles to the loans to the paisa, and every projection equals a fresh replay.
 
 mod common;
@@ -38,15 +39,16 @@ fn terms(principal: &str, rate: &str, n: u32, extra: Value) -> Value {
 }
 
 async fn book(s: &Server, number: &str, terms: Value) -> String {
+    book_for(s, number, terms, None).await
+}
+
+async fn book_for(s: &Server, number: &str, terms: Value, borrower: Option<&str>) -> String {
     let principal = terms["principal"].clone();
-    let (st, b) = s
-        .post(
-            &s.admin,
-            "/v1/loans",
-            &json!({"loan_number": number, "terms": terms}),
-            None,
-        )
-        .await;
+    let mut body = json!({"loan_number": number, "terms": terms});
+    if let Some(b) = borrower {
+        body["borrower_id"] = json!(b);
+    }
+    let (st, b) = s.post(&s.admin, "/v1/loans", &body, None).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     let id = b["id"].as_str().unwrap().to_owned();
     let (st, b) = s
@@ -126,9 +128,43 @@ async fn class_on(s: &Server, id: &str, on: Date) -> (i64, String) {
     )
 }
 
+/// A webhook for the reminders, at an address nothing answers: its deliveries count them.
+async fn reminder_hook(s: &Server) -> String {
+    let (st, hook) = s
+        .post(
+            &s.admin,
+            "/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/reminders", "topics": ["loan.installment_due"]}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{hook}");
+    hook["id"].as_str().unwrap().to_owned()
+}
+
+/// One borrower's two facilities: one that never pays, one that pays on time.
+async fn two_facilities_of_one_borrower(s: &Server) -> (String, String) {
+    let (st, party) = s
+        .post(
+            &s.admin,
+            "/v1/parties",
+            &json!({"kind": "borrower", "name": "Ravi Kumar"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{party}");
+    let borrower = party["id"].as_str().unwrap().to_owned();
+    let never = terms("50000.00", "18", 12, json!({}));
+    let never = book_for(s, "EOD-2", never, Some(&borrower)).await;
+    let sibling = terms("40000.00", "13", 24, json!({}));
+    let sibling = book_for(s, "EOD-7", sibling, Some(&borrower)).await;
+    (never, sibling)
+}
+
 async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
+    let hook = reminder_hook(&s).await;
     let on_time = book(&s, "EOD-1", terms("100000.00", "14", 12, json!({}))).await;
-    let never = book(&s, "EOD-2", terms("50000.00", "18", 12, json!({}))).await;
+    let (never, sibling) = two_facilities_of_one_borrower(&s).await;
     let bounced = book(&s, "EOD-3", terms("80000.00", "16", 24, json!({}))).await;
     let late = book(&s, "EOD-4", terms("60000.00", "15", 18, json!({}))).await;
     let colent = book(
@@ -156,7 +192,7 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
     let mut read = 0;
     for k in 0..DAYS {
         let today = day(k);
-        for id in [&on_time, &colent, &flat] {
+        for id in [&on_time, &colent, &flat, &sibling] {
             if let Some(total) = installment_due(&s, id, today).await {
                 pay(&s, id, today, &total, &format!("P{k}")).await;
             }
@@ -200,8 +236,11 @@ async fn four_hundred_days_of_closes_reconcile_every_day(s: Server) {
     }
     // A loan is read on the days it wakes or takes an event, not every day: the on-time loans
     // sleep from one due date to the next.
-    assert!(read > 400 && read < 6 * DAYS / 2, "{read} loans read");
+    assert!(read > 400 && read < 7 * DAYS / 2, "{read} loans read");
     rbi_dates_on_the_loan_that_never_paid(&s, &never, first_due).await;
+    classes_are_the_borrowers(&s, &never, &sibling, first_due).await;
+    let loans = [&on_time, &never, &bounced, &late, &colent, &flat, &sibling];
+    every_instalment_was_reminded(&s, &hook, &loans).await;
     the_ledger_holds_what_the_book_did(&s, &on_time).await;
     // The closes are on record, newest first.
     let (st, runs) = s.get(&s.admin, "/v1/eod/runs?limit=3").await;
@@ -248,6 +287,66 @@ async fn rbi_dates_on_the_loan_that_never_paid(s: &Server, never: &str, first_du
             "{on}"
         );
     }
+}
+
+/// Each instalment falling due up to three days after the last close was announced three days
+/// before its due date, once: one `loan.installment_due` message each.
+async fn every_instalment_was_reminded(s: &Server, hook: &str, loans: &[&String]) {
+    let last = day(DAYS - 1 + 3).to_string();
+    let mut due = 0;
+    for id in loans {
+        let (_, b) = s.get(&s.admin, &format!("/v1/loans/{id}")).await;
+        due += b["state"]["installments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["due_date"].as_str().unwrap() <= last.as_str())
+            .count();
+    }
+    let store = s.app.store();
+    let now = jiff::Timestamp::now().to_string();
+    while store.dispatch_outbox(&now, 10_000).await.unwrap() > 0 {}
+    let deliveries = store.deliveries(hook, 100_000).await.unwrap();
+    assert_eq!(deliveries.len(), due);
+}
+
+/// The facility that pays on time is NPA with its borrower from the day the other one is, and
+/// both are upgraded on the day the borrower's arrears are all paid, not before.
+async fn classes_are_the_borrowers(s: &Server, never: &str, sibling: &str, first_due: Date) {
+    let npa_day = first_due.checked_add(jiff::Span::new().days(90)).unwrap();
+    let before = npa_day.yesterday().unwrap();
+    assert_eq!(class_on(s, sibling, before).await, (0, "standard".into()));
+    assert_eq!(class_on(s, sibling, npa_day).await, (0, "npa".into()));
+    let (_, b) = s
+        .get(&s.admin, &format!("/v1/loans/{sibling}?as_of={npa_day}"))
+        .await;
+    assert_eq!(b["state"]["borrower_npa_since"], npa_day.to_string(), "{b}");
+    // Paid on time all along, still NPA while the borrower owes on the other facility.
+    assert_eq!(class_on(s, sibling, day(299)).await, (0, "npa".into()));
+    assert_eq!(class_on(s, never, day(299)).await.1, "npa");
+    for id in [never, sibling] {
+        assert_eq!(
+            class_on(s, id, day(300)).await,
+            (0, "standard".into()),
+            "{id}"
+        );
+    }
+    let (_, events) = s
+        .get(&s.admin, &format!("/v1/loans/{sibling}/events"))
+        .await;
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"]["type"].as_str())
+        .filter(|t| t.starts_with("borrower"))
+        .collect();
+    // The borrower stops paying again after clearing, and is NPA again 91 days on.
+    assert_eq!(
+        kinds,
+        ["borrower_npa", "borrower_upgraded", "borrower_npa"],
+        "{events}"
+    );
 }
 
 async fn the_ledger_holds_what_the_book_did(s: &Server, on_time: &str) {

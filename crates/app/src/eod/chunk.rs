@@ -9,7 +9,6 @@ use loanbook_domain::calendar::Date;
 use loanbook_domain::events::Event;
 use loanbook_domain::gl::{self, Chart, JournalEntry, Role, Side};
 use loanbook_domain::loan::Snapshot;
-use loanbook_domain::provisioning::ProvisionRates;
 use loanbook_domain::terms::Terms;
 use loanbook_store::{ChunkWrite, EodLoan, EodProgress, NewGlLine, WakeQuery};
 use rayon::prelude::*;
@@ -17,6 +16,7 @@ use rayon::prelude::*;
 use super::LOANS_STEP;
 use super::loan_close::{self, History, LoanClosed, LoanInput, Outcome};
 use super::run::{CloseOptions, ProgressSink};
+use crate::provisioning::ProvisioningSetup;
 use crate::{App, AppError, corrupt};
 
 /// What every chunk of one day's close shares.
@@ -26,11 +26,11 @@ pub(crate) struct DayContext {
     pub(crate) unmarked: bool,
     pub(crate) chart: Arc<Chart>,
     pub(crate) roles: Arc<BTreeMap<String, Role>>,
-    pub(crate) rates: Arc<ProvisionRates>,
+    pub(crate) provisioning: Arc<ProvisioningSetup>,
 }
 
 impl DayContext {
-    pub(crate) fn new(date: Date, unmarked: bool) -> DayContext {
+    pub(crate) fn new(date: Date, unmarked: bool, provisioning: ProvisioningSetup) -> DayContext {
         let chart = Chart::standard();
         let roles = chart
             .lines()
@@ -42,13 +42,14 @@ impl DayContext {
             unmarked,
             chart: Arc::new(chart),
             roles: Arc::new(roles),
-            rates: Arc::new(ProvisionRates::rbi_nbfc()),
+            provisioning: Arc::new(provisioning),
         }
     }
 }
 
 /// What a chunk's loans gave.
-struct ChunkClosed {
+#[derive(Default)]
+pub(crate) struct ChunkClosed {
     closed: Vec<LoanClosed>,
     failures: Vec<String>,
 }
@@ -85,6 +86,7 @@ impl App {
             let chunk = self.close_chunk(ctx, loans).await?;
             let write = self.chunk_write(
                 ctx,
+                LOANS_STEP,
                 progress.partition,
                 chunk,
                 last.clone(),
@@ -104,14 +106,14 @@ impl App {
 
     /// Close the chunk's loans in parallel; the loans whose history changed under their mark are
     /// read in full and closed again.
-    async fn close_chunk(
+    pub(crate) async fn close_chunk(
         &self,
         ctx: &DayContext,
         loans: Vec<EodLoan>,
     ) -> Result<ChunkClosed, AppError> {
         let date = ctx.date;
         let (inputs, mut failures) = inputs_of(loans, date);
-        let rates = Arc::clone(&ctx.rates);
+        let rates = Arc::clone(&ctx.provisioning);
         let outcomes = in_parallel(inputs, date, rates.clone()).await?;
         let mut closed = Vec::with_capacity(outcomes.len());
         let mut again = Vec::new();
@@ -155,9 +157,10 @@ impl App {
     /// The chunk's write: projections, snapshots, marks, the loans' entries and the summary
     /// accrual per product, with the partition's progress.
     #[allow(clippy::too_many_arguments)]
-    fn chunk_write(
+    pub(crate) fn chunk_write(
         &self,
         ctx: &DayContext,
+        step: &str,
         partition: u32,
         chunk: ChunkClosed,
         cursor: Option<String>,
@@ -165,11 +168,11 @@ impl App {
         read: usize,
         started: Instant,
     ) -> (ChunkWrite, Vec<String>) {
-        let source = format!("eod:{}:{LOANS_STEP}:{partition}", ctx.date);
+        let source = format!("eod:{}:{step}:{partition}", ctx.date);
         let mut write = ChunkWrite {
             book_id: self.book.clone(),
             business_date: ctx.date.to_string(),
-            step: LOANS_STEP.to_owned(),
+            step: step.to_owned(),
             partition,
             cursor,
             done,
@@ -258,7 +261,7 @@ fn input_of(loan: EodLoan, date: Date) -> Result<LoanInput, String> {
 async fn in_parallel(
     inputs: Vec<LoanInput>,
     date: Date,
-    rates: Arc<ProvisionRates>,
+    rates: Arc<ProvisioningSetup>,
 ) -> Result<Vec<(LoanInput, Outcome)>, AppError> {
     tokio::task::spawn_blocking(move || {
         inputs

@@ -27,10 +27,11 @@ use loanbook_domain::loan::{
     self, Capitalisation, Effect, EffectKind, LoanState, QuietPlan, Resumed, Resumption, Snapshot,
     Status,
 };
-use loanbook_domain::provisioning::{self, ProvisionRates};
+use loanbook_domain::provisioning;
 use loanbook_domain::terms::Terms;
 use loanbook_store::{EodMark, NewSnapshot, PlannedAccrual, Projection};
 
+use crate::provisioning::ProvisioningSetup;
 use crate::servicing::projection;
 
 /// What the close knows of one loan before closing the day.
@@ -99,7 +100,7 @@ struct Posted {
 }
 
 /// Close `date` for one loan; `rates` prices its provision.
-pub(crate) fn close_loan(input: &LoanInput, date: Date, rates: &ProvisionRates) -> Outcome {
+pub(crate) fn close_loan(input: &LoanInput, date: Date, rates: &ProvisioningSetup) -> Outcome {
     let posted = match &input.history {
         Some(history) => repost(input, history, date),
         None => match usual(input, date) {
@@ -273,14 +274,14 @@ fn repost(input: &LoanInput, history: &History, date: Date) -> Result<Posted, St
 }
 
 /// The provision movement and the writes.
-fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> Outcome {
+fn finish(input: &LoanInput, date: Date, rates: &ProvisioningSetup, p: Posted) -> Outcome {
     let mut entries = p.entries;
     let state = &p.resumed.state;
-    let provision = provisioning::provision(
-        rates,
+    let provision = rates.provision(
+        input.product.as_deref(),
         state.asset_class,
         state.balances.principal_outstanding,
-        0,
+        provisioning::secured_value(&input.terms),
     );
     let mark = input.mark.as_ref();
     let held = mark.map_or(0, |m| m.provision);
@@ -308,6 +309,7 @@ fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> O
     let accrued_suspense = p.suspended - suspended_before;
     let npa = state.classification == Classification::Npa;
     let plan = plan_after(input, &p.resumed.snapshot, date, tomorrow);
+    let demand = p.resumed.snapshot.engine.demand();
     let mut planned = input.unplanned.clone();
     planned.extend(planned_days(date, product, npa, &plan.accruals));
     Outcome::Closed(Box::new(LoanClosed {
@@ -323,6 +325,12 @@ fn finish(input: &LoanInput, date: Date, rates: &ProvisionRates, p: Posted) -> O
             suspended: p.suspended,
             provision,
             npa,
+            held: state.borrower_npa_since.is_some(),
+            arrears: state.dpd > 0,
+            due_installment: demand.map(|d| i64::from(d.installment)),
+            due_on: demand.map(|d| d.due_date.to_string()),
+            due_amount: demand.map_or(0, |d| d.amount),
+            currency: demand.map(|_| input.terms.currency.code().to_owned()),
             wake_on: plan.wake_on.map(|d| d.to_string()),
             plan: plan
                 .accruals

@@ -2,9 +2,10 @@
 //! the pure engine in parallel, what changed written in bulk with the GL's postings, the book's
 //! business date moved on.
 //!
-//! A day's close runs in steps, each split into [`EOD_PARTITIONS`] partitions of the loans; each
-//! partition is claimed by one worker and written chunk by chunk, every chunk in one transaction
-//! with the partition's progress (the last loan id done). A close killed at any point is run again
+//! A day's close runs in steps; the loans step is split into [`EOD_PARTITIONS`] partitions of the
+//! loans, the book-level steps after it have one. Each partition is claimed by one worker and
+//! written chunk by chunk, every chunk in one transaction with the partition's progress (the last
+//! loan id done). A close killed at any point is run again
 //! from that progress, and a chunk is never applied twice (the store refuses a chunk whose
 //! starting cursor is not the partition's), so a re-run gives the state and the GL of an
 //! uninterrupted close.
@@ -14,9 +15,11 @@
 //! D + 1 (or back-dated, as any command may be) and is posted by the next close: an event stored
 //! after a loan's mark ([`loan_close`]) is new to the close that reads it, whatever its date.
 
+pub mod borrowers;
 mod chunk;
 pub(crate) mod loan_close;
 pub mod opening;
+pub mod reminders;
 mod run;
 pub mod schedule;
 
@@ -27,10 +30,15 @@ pub use loanbook_store::EOD_PARTITIONS;
 pub use run::{CloseOptions, DEFAULT_CHUNK, MAX_CHUNK, MAX_WORKERS, ProgressSink, Quiet};
 
 /// The steps of a day's close, in order.
-pub const STEPS: [&str; 2] = [LOANS_STEP, CHECKPOINT_STEP];
+pub const STEPS: [&str; 4] = [LOANS_STEP, BORROWERS_STEP, REMINDERS_STEP, CHECKPOINT_STEP];
 /// Instalments falling due, penal charges, accrual, DPD and classification, suspense,
 /// provisioning, projections and snapshots: everything the engine's day-end does, per loan.
 pub const LOANS_STEP: &str = "loans";
+/// Borrower-wise classification: the facilities of a borrower with an NPA made NPA with it, and
+/// upgraded together when all their arrears are paid (see `borrowers`).
+pub const BORROWERS_STEP: &str = "borrowers";
+/// The reminders of the instalments falling due a few days on, into the outbox (see `reminders`).
+pub const REMINDERS_STEP: &str = "reminders";
 /// The summary accruals of the loans the close did not read, and the book-level audit
 /// checkpoint over every stream's head.
 pub const CHECKPOINT_STEP: &str = "checkpoint";

@@ -8,11 +8,11 @@ use loanbook_domain::calendar::Date;
 use loanbook_domain::events::Event;
 use loanbook_domain::gl::{self, Chart};
 use loanbook_domain::loan::Snapshot;
-use loanbook_domain::provisioning::ProvisionRates;
 use loanbook_domain::terms::Terms;
 use loanbook_store::{EodMark, NewGlLine, PlannedAccrual};
 
 use super::loan_close::{self, History, LoanInput, Outcome};
+use crate::provisioning::ProvisioningSetup;
 
 /// One loan's opening.
 #[derive(Debug, Clone)]
@@ -28,13 +28,15 @@ pub struct OpenedLoan {
     pub planned: Vec<PlannedAccrual>,
 }
 
-/// Close `as_of` for a loan no close has seen, from all of its `events`.
+/// Close `as_of` for a loan no close has seen, from all of its `events`, provisioned by
+/// `provisioning`.
 pub fn open_loan(
     loan_id: &str,
     product: Option<&str>,
     terms: &Terms,
     events: Vec<Event>,
     as_of: Date,
+    provisioning: &ProvisioningSetup,
 ) -> Result<OpenedLoan, String> {
     let input = LoanInput {
         loan_id: loan_id.to_owned(),
@@ -49,7 +51,7 @@ pub fn open_loan(
             journal: gl::Position::new(),
         }),
     };
-    let closed = match loan_close::close_loan(&input, as_of, &ProvisionRates::rbi_nbfc()) {
+    let closed = match loan_close::close_loan(&input, as_of, provisioning) {
         Outcome::Closed(c) => c,
         Outcome::NeedsHistory => return Err(format!("{loan_id}: does not close")),
         Outcome::Failed(why) => return Err(format!("{loan_id}: {why}")),

@@ -6,7 +6,10 @@ use loanbook_domain::calendar::Date;
 use loanbook_domain::gl;
 use loanbook_store::{ChunkWrite, EodProgress, StoreError};
 
-use super::{CHECKPOINT_STEP, DayClosed, EodRunView, EodRunsView, LOANS_STEP, StepSummary};
+use super::{
+    BORROWERS_STEP, CHECKPOINT_STEP, DayClosed, EodRunView, EodRunsView, LOANS_STEP,
+    REMINDERS_STEP, StepSummary,
+};
 use crate::{Action, App, AppError, Principal, corrupt};
 
 /// How a close runs.
@@ -150,7 +153,7 @@ impl App {
             })?;
         self.caches.business_date.insert((), next);
         let unmarked = self.store.unmarked_loans(&self.book).await?;
-        let ctx = super::chunk::DayContext::new(date, unmarked);
+        let ctx = super::chunk::DayContext::new(date, unmarked, self.provisioning_setup().await?);
         let mut failures = Vec::new();
         let workers = (0..options.workers.max(1)).map(|k| {
             let worker = format!("{}-{k}", options.worker);
@@ -160,6 +163,18 @@ impl App {
             failures.extend(result?);
         }
         self.wait_for_step(&ctx, LOANS_STEP, options, sink).await?;
+        failures.extend(
+            self.work_step(&ctx, BORROWERS_STEP, options.worker.clone(), options, sink)
+                .await?,
+        );
+        self.wait_for_step(&ctx, BORROWERS_STEP, options, sink)
+            .await?;
+        failures.extend(
+            self.work_step(&ctx, REMINDERS_STEP, options.worker.clone(), options, sink)
+                .await?,
+        );
+        self.wait_for_step(&ctx, REMINDERS_STEP, options, sink)
+            .await?;
         self.work_step(&ctx, CHECKPOINT_STEP, options.worker.clone(), options, sink)
             .await?;
         self.wait_for_step(&ctx, CHECKPOINT_STEP, options, sink)
@@ -196,13 +211,25 @@ impl App {
             let stale = self.stale_before();
             let claimed = self
                 .store
-                .claim(&self.book, &day, step, &worker, &self.now(), &stale)
+                .claim(
+                    &self.book,
+                    &day,
+                    step,
+                    partitions(step),
+                    &worker,
+                    &self.now(),
+                    &stale,
+                )
                 .await?;
             let Some(progress) = claimed else {
                 return Ok(failures);
             };
             let outcome = if step == LOANS_STEP {
                 self.work_partition(ctx, &progress, options, sink).await
+            } else if step == BORROWERS_STEP {
+                self.work_borrowers(ctx, &progress, options).await
+            } else if step == REMINDERS_STEP {
+                self.work_reminders(ctx, &progress).await
             } else {
                 self.work_checkpoint(ctx, &progress).await.map(|()| vec![])
             };
@@ -249,8 +276,8 @@ impl App {
     }
 
     /// The book-level audit checkpoint and the summary accruals of the loans the close did not
-    /// read (their plans, summed per product), written by the worker that claims partition 0;
-    /// the other partitions of the step have nothing to do.
+    /// read (their plans, summed per product): a book-level step, whose one partition (0) does
+    /// the work.
     async fn work_checkpoint(
         &self,
         ctx: &super::chunk::DayContext,
@@ -326,6 +353,15 @@ fn record_metrics(closed: &DayClosed) {
     metrics::histogram!("loanbook_eod_day_seconds").record(closed.seconds);
     metrics::counter!("loanbook_eod_failures_total").increment(closed.failures.len() as u64);
     metrics::counter!("loanbook_eod_days_total").increment(1);
+}
+
+/// The partitions of a step: the loans step's are the loans', the book-level steps have one.
+fn partitions(step: &str) -> u32 {
+    if step == LOANS_STEP {
+        super::EOD_PARTITIONS
+    } else {
+        1
+    }
 }
 
 fn check_options(options: &CloseOptions) -> Result<(), AppError> {

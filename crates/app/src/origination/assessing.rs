@@ -80,8 +80,8 @@ impl App {
     }
 
     /// The terms an application would be booked with: the product version's template completed
-    /// by the amount, tenure and rate in force and the disbursement date, checked against the
-    /// product's bounds.
+    /// by the amount, tenure and rate in force, the disbursement date and the collateral's value
+    /// (the loan's security), checked against the product's bounds.
     pub(crate) async fn application_terms(
         &self,
         app: &Application,
@@ -105,6 +105,10 @@ impl App {
         });
         if let Some(r) = rate.or_else(|| policy.bounds.rate()) {
             overrides["annual_rate"] = json!(r.normalize().to_string());
+        }
+        if let Some(value) = app.draft.collateral_value() {
+            // The collateral's assessed value is what the loan's provision counts as covered.
+            overrides["security_value"] = json!(format_minor(value, 2));
         }
         if !app.draft.request.tranches.is_empty() {
             overrides["tranches"] = serde_json::to_value(&app.draft.request.tranches)

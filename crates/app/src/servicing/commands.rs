@@ -206,6 +206,10 @@ macro_rules! loan_command_table {
     };
 }
 
+/// The topic of the close's borrower-wise classification events (`borrower_npa`,
+/// `borrower_upgraded`).
+pub(crate) const BORROWER_TOPIC: &str = "loan.borrower_classification";
+
 /// The command types, [`LoanCommand`] and the event kinds' actions and topics, from the table.
 macro_rules! loan_commands {
     (
@@ -272,6 +276,9 @@ macro_rules! loan_commands {
         pub(crate) fn right_for(kind: &loanbook_domain::events::EventKind) -> Action {
             match kind {
                 $( loanbook_domain::events::EventKind::$event { .. } => Action::$right, )*
+                // The close's own events: no command appends them.
+                loanbook_domain::events::EventKind::BorrowerNpa { .. }
+                | loanbook_domain::events::EventKind::BorrowerUpgraded => Action::CloseBusiness,
             }
         }
 
@@ -279,6 +286,8 @@ macro_rules! loan_commands {
         pub(crate) fn topic_for(kind: &loanbook_domain::events::EventKind) -> &'static str {
             match kind {
                 $( loanbook_domain::events::EventKind::$event { .. } => $topic, )*
+                loanbook_domain::events::EventKind::BorrowerNpa { .. }
+                | loanbook_domain::events::EventKind::BorrowerUpgraded => BORROWER_TOPIC,
             }
         }
 

@@ -113,6 +113,14 @@ pub enum EventKind {
         amount: i64,
         reference: Option<String>,
     },
+    /// Another facility of the same borrower (`facility`, its loan id) is NPA, so this one is
+    /// classified NPA with it: asset classification is borrower-wise. Written by the close.
+    BorrowerNpa {
+        facility: String,
+    },
+    /// Every facility of the borrower has its arrears paid: the NPA it was held in with the
+    /// borrower ends. Written by the close.
+    BorrowerUpgraded,
     Settlement {
         amount: i64,
         reference: Option<String>,
@@ -367,6 +375,11 @@ impl Event {
                 amount: a(*amount),
                 reference: reference.clone(),
             },
+            EventKind::BorrowerNpa { facility } => EventDocV1::BorrowerNpa {
+                date,
+                facility: facility.clone(),
+            },
+            EventKind::BorrowerUpgraded => EventDocV1::BorrowerUpgraded { date },
             EventKind::Settlement { amount, reference } => EventDocV1::Settlement {
                 date,
                 amount: a(*amount),

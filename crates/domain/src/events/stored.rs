@@ -41,6 +41,8 @@ struct Stored<'a> {
     channel: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    facility: Option<String>,
     #[serde(default, rename = "kind")]
     charge: Option<ChargeKind>,
     #[serde(default)]
@@ -134,6 +136,10 @@ impl Stored<'_> {
                 amount: self.amount(currency)?,
                 reference: self.reference,
             },
+            "borrower_npa" => EventKind::BorrowerNpa {
+                facility: required(self.facility, "facility")?,
+            },
+            "borrower_upgraded" => EventKind::BorrowerUpgraded,
             "settlement" => EventKind::Settlement {
                 amount: self.amount(currency)?,
                 reference: self.reference,

@@ -200,6 +200,23 @@ pub enum EventDocV1 {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
+    /// Another facility of the borrower (`facility`, its loan id) is NPA: this one is NPA with it.
+    BorrowerNpa {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
+        date: Date,
+        #[cfg_attr(
+            feature = "schema",
+            schema(min_length = 1, max_length = 200, pattern = "\\S")
+        )]
+        facility: String,
+    },
+    /// Every facility of the borrower has its arrears paid: the borrower's NPA ends.
+    BorrowerUpgraded {
+        #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
+        #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
+        date: Date,
+    },
     Settlement {
         #[cfg_attr(feature = "schema", schema(value_type = String, format = Date, pattern = "^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", example = "2024-01-01"))]
         #[serde(deserialize_with = "crate::calendar::strict_date::deserialize")]
@@ -473,6 +490,13 @@ impl EventDocV1 {
                     reference: opt_text("reference", reference)?,
                 },
             ),
+            D::BorrowerNpa { date, facility } => (
+                *date,
+                EventKind::BorrowerNpa {
+                    facility: text("facility", facility)?,
+                },
+            ),
+            D::BorrowerUpgraded { date } => (*date, EventKind::BorrowerUpgraded),
             D::Settlement {
                 date,
                 amount: a,

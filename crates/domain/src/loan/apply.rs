@@ -113,6 +113,8 @@ impl Engine {
                 moratorium.map(|m| (m.periods, m.interest)),
             )?,
             EventKind::LossIdentified { .. } => self.identify_loss(day)?,
+            EventKind::BorrowerNpa { .. } => self.hold_with_borrower(day)?,
+            EventKind::BorrowerUpgraded => self.release_with_borrower(day)?,
             EventKind::WriteOff { .. } => self.write_off(day),
             EventKind::Recovery { amount, reference } => {
                 self.recover(terms, day, *amount, reference.as_deref())?

@@ -4,7 +4,7 @@
 use crate::calendar::Date;
 use crate::delinquency::{Classification, dpd};
 
-use super::{EffectKind, Engine};
+use super::{EffectKind, Engine, Res, Status};
 
 impl Engine {
     /// Move `settled` past every leading due that has nothing unpaid.
@@ -37,8 +37,43 @@ impl Engine {
         dpd(self.oldest_unpaid(), as_of)
     }
 
+    /// Another facility of the borrower is NPA: this one is NPA with it from `day`, whatever its
+    /// own DPD, until [`Engine::release_with_borrower`].
+    pub(super) fn hold_with_borrower(&mut self, day: Date) -> Res<()> {
+        if self.status != Status::Active {
+            return Err((
+                "type",
+                "only an active loan is classified with its borrower".into(),
+            ));
+        }
+        if self.borrower_npa.is_some() {
+            return Err(("type", "the loan is NPA with its borrower already".into()));
+        }
+        self.borrower_npa = Some(day);
+        let dpd = self.dpd(day);
+        self.classify(day, dpd);
+        Ok(())
+    }
+
+    /// Every facility of the borrower has its arrears paid: the loan's class is its own again
+    /// (an NPA with nothing overdue is upgraded, unless a restructure still watches it).
+    pub(super) fn release_with_borrower(&mut self, day: Date) -> Res<()> {
+        if self.borrower_npa.is_none() {
+            return Err(("type", "the loan is not NPA with its borrower".into()));
+        }
+        self.borrower_npa = None;
+        if self.status == Status::Active {
+            let dpd = self.dpd(day);
+            self.classify(day, dpd);
+        }
+        Ok(())
+    }
+
     pub(super) fn classify(&mut self, day: Date, dpd: u32) {
         let mut next = self.classification.next(dpd);
+        if self.borrower_npa.is_some() {
+            next = Classification::Npa;
+        }
         if next == Classification::Standard && self.classification == Classification::Npa {
             if let Some(n) = self.npa_watch {
                 let paid = self

@@ -25,7 +25,34 @@ pub struct QuietPlan {
     pub accruals: Vec<i64>,
 }
 
+/// What the loan will ask of its borrower next: the next instalment still to fall due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Demand {
+    pub installment: u32,
+    pub due_date: Date,
+    /// What is unpaid of it (after any advance applied to it), in minor units.
+    pub amount: i64,
+}
+
 impl Engine {
+    /// The collection demand of an active loan: its next instalment with anything to fall due,
+    /// and what is unpaid of it; `None` for a loan that is not active or has nothing left to fall
+    /// due. The close writes it with the loan's mark; a loan is read again whenever an event
+    /// changes it, and on the day the instalment falls due, so the demand stays current.
+    pub fn demand(&self) -> Option<Demand> {
+        if self.status != Status::Active {
+            return None;
+        }
+        self.dues[self.fallen.min(self.dues.len())..]
+            .iter()
+            .find(|d| d.number > 0 && d.total() > 0)
+            .map(|d| Demand {
+                installment: d.number,
+                due_date: d.due_date,
+                amount: d.unpaid().max(0),
+            })
+    }
+
     /// The quiet days after `day`, the last day whose day-end has run on this engine. A loan is
     /// quiet while it is active, owes nothing overdue (no DPD, no charges, no penal interest
     /// accruing), is standard and has an instalment still to fall due: its day-ends then move

@@ -216,6 +216,10 @@ pub struct Engine {
     /// The day the loan was identified as a loss asset.
     #[serde(default)]
     pub loss_identified: Option<Date>,
+    /// The day another facility of the borrower made this one NPA with it, until the borrower's
+    /// arrears are all paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borrower_npa: Option<Date>,
     pub closed_on: Option<Date>,
     pub written_off: Option<(Date, Loss)>,
     pub recovered: i64,
@@ -262,6 +266,7 @@ impl Engine {
             npa_since: None,
             npa_watch: None,
             loss_identified: None,
+            borrower_npa: None,
             closed_on: None,
             written_off: None,
             recovered: 0,
@@ -393,6 +398,8 @@ pub struct LoanState {
     pub classification: Classification,
     pub asset_class: AssetClass,
     pub npa_since: Option<Date>,
+    /// The day the loan became NPA with another facility of its borrower, while it is held so.
+    pub borrower_npa_since: Option<Date>,
     pub classification_history: Vec<(Date, Classification)>,
     pub balances: Balances,
     pub total_overdue: i64,
@@ -471,6 +478,7 @@ impl LoanState {
                 AssetClass::Standard
             },
             npa_since: e.npa_since,
+            borrower_npa_since: if active { e.borrower_npa } else { None },
             classification_history: e.history.clone(),
             balances,
             total_overdue,

@@ -179,3 +179,50 @@ fn plain_decimals_only() {
         assert_eq!(parse_plain_decimal(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn security_value_is_an_amount_zero_or_more() {
+    let t = Terms::from_json(&with("security_value", "500000.00".into())).unwrap();
+    assert_eq!(t.security_value, Some(50_000_000));
+    let again = Terms::from_json(&t.to_json()).unwrap();
+    assert_eq!(again, t);
+    assert!(
+        t.to_json().ends_with(r#","security_value":"500000.00"}"#),
+        "{}",
+        t.to_json()
+    );
+    let zero = Terms::from_json(&with("security_value", "0".into())).unwrap();
+    assert_eq!(zero.security_value, Some(0));
+    for (value, expected) in [
+        ("-1.00", "security_value: must not be negative"),
+        ("1.234", "security_value: must be a decimal amount"),
+        ("abc", "security_value: must be a decimal amount"),
+        ("1e5", "security_value: must be a decimal amount"),
+        (
+            "2000000000000.00",
+            "security_value: must be at most 1000000000000.00",
+        ),
+    ] {
+        let errs = errors(&with("security_value", value.into()));
+        assert!(
+            errs.iter().any(|e| e.starts_with(expected)),
+            "{value}: {expected:?} not in {errs:?}"
+        );
+    }
+    let errs = errors(&with("security_value", 500000.into()));
+    assert!(
+        errs[0].starts_with("security_value: invalid type"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn terms_without_security_serialise_as_before() {
+    let t = Terms::from_json(RBI).unwrap();
+    assert_eq!(t.security_value, None);
+    assert!(!t.to_json().contains("security_value"), "{}", t.to_json());
+    assert_eq!(
+        t.to_json(),
+        r#"{"currency":"INR","principal":"20000.00","annual_rate":"15","method":"emi","installments":24,"frequency":"monthly","disbursement_date":"2024-01-01","interest_basis":"equal_periods","broken_period":"first_installment","rounding":{"installment":{"mode":"half_up","multiple":"0.01"},"interest":"half_up"},"fees":[{"name":"processing","amount":"400.00","collect":"deduct"}]}"#
+    );
+}

@@ -362,4 +362,7 @@ pub struct Terms {
     /// Co-lenders, the originator included; empty for a loan held by one lender.
     pub partners: Vec<Partner>,
     pub split: Split,
+    /// The realisable value of the loan's security (its collateral) in minor units; `None` for
+    /// a loan without security. Provisioning counts this much of the outstanding as covered.
+    pub security_value: Option<i64>,
 }

@@ -86,6 +86,14 @@ pub struct TermsDoc {
     pub partners: Vec<PartnerDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<Split>,
+    /// The realisable value of the loan's security (its collateral): a decimal amount, zero or
+    /// more. Left out for a loan without security.
+    #[cfg_attr(
+        feature = "schema",
+        schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$", example = "500000.00")
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,6 +336,7 @@ impl Terms {
                 })
                 .collect(),
             split: (!self.partners.is_empty()).then_some(self.split),
+            security_value: self.security_value.map(amount),
         }
     }
 }

@@ -76,7 +76,7 @@ const PROJECTION_COLUMNS: &str = "loan_projections (loan_id, version, as_of, sta
      classification, dpd, principal_outstanding, total_overdue, state)";
 const SNAPSHOT_COLUMNS: &str = "loan_snapshots (loan_id, version, day, engine, created_at)";
 const MARK_COLUMNS: &str = "eod_marks (loan_id, version, day, earned, suspended, provision, npa, \
-     book_id, part, wake_on, plan)";
+     book_id, part, wake_on, plan, held, arrears, due_installment, due_on, due_amount, currency)";
 const GL_COLUMNS: &str = "gl_lines (book_id, entry_id, line_no, posted_on, kind, narration, \
      account, loan_id, product_id, partner_id, debit, credit, source)";
 
@@ -311,7 +311,13 @@ impl PgStore {
                 .text(book_id)
                 .text(&super::eod_loans::part_of(&m.loan_id))
                 .opt(m.wake_on.as_deref())
-                .text(&m.plan);
+                .text(&m.plan)
+                .text(if m.held { "t" } else { "f" })
+                .text(if m.arrears { "t" } else { "f" })
+                .opt_int(m.due_installment)
+                .opt(m.due_on.as_deref())
+                .int(m.due_amount)
+                .opt(m.currency.as_deref());
         })
         .await?;
         let lines: Vec<&NewGlLine> = loans.iter().flat_map(|l| l.gl_lines.iter()).collect();

@@ -329,6 +329,7 @@ macro_rules! sql_eod {
                 book_id: &str,
                 date: &str,
                 step: &str,
+                partitions: u32,
                 worker: &str,
                 at: &str,
                 stale_before: &str,
@@ -346,7 +347,7 @@ macro_rules! sql_eod {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO eod_progress (book_id, business_date, step, partition) ",
                 );
-                q.push_values(0..EOD_PARTITIONS, |mut b, p| {
+                q.push_values(0..partitions.clamp(1, EOD_PARTITIONS), |mut b, p| {
                     b.push_bind(book_id.to_owned())
                         .push_bind(date.to_owned())
                         .push_bind(step.to_owned())
@@ -400,6 +401,28 @@ macro_rules! sql_eod {
 
             async fn unmarked_loans(&self, book_id: &str) -> Result<bool, StoreError> {
                 self.unmarked_in(book_id).await
+            }
+
+            async fn demands_due(&self, book_id: &str, due_on: &str) -> Result<Vec<crate::Demand>, StoreError> {
+                self.demands_due_on(book_id, due_on).await
+            }
+
+            async fn npa_borrowers(&self, book_id: &str, day: &str) -> Result<Vec<String>, StoreError> {
+                self.npa_borrowers_on(book_id, day).await
+            }
+
+            async fn facilities(&self, book_id: &str, borrowers: &[String]) -> Result<Vec<crate::Facility>, StoreError> {
+                self.facilities_of(book_id, borrowers).await
+            }
+
+            async fn eod_loans_named(&self, book_id: &str, ids: &[String]) -> Result<Vec<EodLoan>, StoreError> {
+                let mut tx = self.reader().begin_with($read_begin).await.map_err(db_err)?;
+                let mut loans = Self::named_loans(&mut tx, book_id, ids).await?;
+                if !loans.is_empty() {
+                    Self::attach_history(&mut tx, &mut loans).await?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(loans)
             }
 
             async fn planned_accruals(&self, book_id: &str, day: &str) -> Result<Vec<crate::PlannedAccrual>, StoreError> {

@@ -14,8 +14,12 @@ use super::db_err;
 use crate::eod::{partition_key, partition_key_sql};
 use crate::{EodLoan, EodMark, PlannedAccrual, StoreError, partition_of};
 
-/// Marks per multi-row statement: 11 bound values a row, under 32,766 per statement.
-pub(super) const MARKS_PER_INSERT: usize = 2_000;
+/// Marks per multi-row statement: 17 bound values a row, under 32,766 per statement.
+pub(super) const MARKS_PER_INSERT: usize = 1_900;
+
+/// A mark's columns, in [`EodMark`]'s order.
+pub(super) const MARK_SELECT: &str = "loan_id, version, day, earned, suspended, provision, npa, wake_on, plan, \
+     held, arrears, due_installment, due_on, due_amount, currency";
 
 /// A loan of a chunk with its terms and co-lenders.
 #[derive(sqlx::FromRow)]
@@ -118,6 +122,32 @@ macro_rules! sql_eod_loans {
                 Ok(rows.into_iter().map(LoanRow::loan).collect())
             }
 
+            /// The named loans of the book with their terms and partners, in id order.
+            pub(super) async fn named_loans(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                book_id: &str,
+                ids: &[String],
+            ) -> Result<Vec<EodLoan>, StoreError> {
+                let mut out = Vec::new();
+                for batch in ids.chunks(MARKS_PER_INSERT) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
+                        "SELECT l.id, l.product_id, l.borrower_id, l.terms, ",
+                        $partners,
+                        " AS partners FROM loans l WHERE l.book_id = "
+                    ));
+                    q.push_bind(book_id.to_owned()).push(" AND l.id IN (");
+                    let mut names = q.separated(", ");
+                    for id in batch {
+                        names.push_bind(id.clone());
+                    }
+                    q.push(") ORDER BY l.id");
+                    let rows: Vec<LoanRow> =
+                        q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
+                    out.extend(rows.into_iter().map(LoanRow::loan));
+                }
+                out.sort_by(|a, b| a.loan_id.cmp(&b.loan_id));
+                Ok(out)
+            }
             /// Give each loan its newest snapshot, the events after it and its mark: one query each.
             pub(super) async fn attach_history(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -157,8 +187,7 @@ macro_rules! sql_eod_loans {
                     l.events = by_loan.remove(&l.loan_id).unwrap_or_default();
                 }
                 let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT loan_id, version, day, earned, suspended, provision, npa, wake_on, plan \
-                     FROM eod_marks WHERE loan_id IN (",
+                    format!("SELECT {MARK_SELECT} FROM eod_marks WHERE loan_id IN ("),
                 );
                 push_ids(&mut q, loans);
                 let marks: Vec<EodMark> = q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
@@ -180,7 +209,8 @@ macro_rules! sql_eod_loans {
                 for batch in marks.chunks(MARKS_PER_INSERT) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO eod_marks (loan_id, version, day, earned, suspended, provision, npa, \
-                         book_id, part, wake_on, plan) ",
+                         book_id, part, wake_on, plan, held, arrears, due_installment, due_on, due_amount, \
+                         currency) ",
                     );
                     q.push_values(batch, |mut b, m: &EodMark| {
                         b.push_bind(m.loan_id.clone())
@@ -193,13 +223,21 @@ macro_rules! sql_eod_loans {
                             .push_bind(book_id.to_owned())
                             .push_bind(part_of(&m.loan_id))
                             .push_bind(m.wake_on.clone())
-                            .push_bind(m.plan.clone());
+                            .push_bind(m.plan.clone())
+                            .push_bind(m.held)
+                            .push_bind(m.arrears)
+                            .push_bind(m.due_installment)
+                            .push_bind(m.due_on.clone())
+                            .push_bind(m.due_amount)
+                            .push_bind(m.currency.clone());
                     });
                     q.push(
                         " ON CONFLICT (loan_id) DO UPDATE SET version = excluded.version, day = excluded.day, \
                          earned = excluded.earned, suspended = excluded.suspended, provision = excluded.provision, \
                          npa = excluded.npa, book_id = excluded.book_id, part = excluded.part, \
-                         wake_on = excluded.wake_on, plan = excluded.plan",
+                         wake_on = excluded.wake_on, plan = excluded.plan, held = excluded.held, \
+                         arrears = excluded.arrears, due_installment = excluded.due_installment, \
+                         due_on = excluded.due_on, due_amount = excluded.due_amount, currency = excluded.currency",
                     );
                     written += q.build().execute(&mut **tx).await.map_err(db_err)?.rows_affected();
                     // The commands' touches the marks now cover are done with.

@@ -52,7 +52,7 @@ pub async fn open_close(s: &Arc<dyn Store>) {
 /// progress rows: every partition's first chunk may then be written.
 pub async fn start_close(s: &Arc<dyn Store>) {
     open_close(s).await;
-    s.claim(BOOK, DAY, "loans", "w", "t", "t0")
+    s.claim(BOOK, DAY, "loans", 16, "w", "t", "t0")
         .await
         .unwrap()
         .unwrap();
@@ -201,6 +201,12 @@ pub fn mark(loan: &str, wake_on: Option<&str>, plan: &str) -> EodMark {
         npa: false,
         wake_on: wake_on.map(Into::into),
         plan: plan.into(),
+        held: false,
+        arrears: false,
+        due_installment: None,
+        due_on: None,
+        due_amount: 0,
+        currency: None,
     }
 }
 

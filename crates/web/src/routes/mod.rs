@@ -11,6 +11,7 @@ pub(crate) mod health;
 pub(crate) mod loans;
 pub(crate) mod parties;
 pub(crate) mod products;
+pub(crate) mod provisioning;
 pub(crate) mod tokens;
 pub(crate) mod webhooks;
 

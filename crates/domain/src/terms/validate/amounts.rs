@@ -1,4 +1,4 @@
-//! Currency, principal, rate and number of instalments.
+//! Currency, principal, rate and number of instalments; the value of the loan's security.
 
 use rust_decimal::Decimal;
 
@@ -47,5 +47,19 @@ impl Validator {
             annual_rate,
             installments,
         }
+    }
+
+    /// The realisable value of the security: an amount, zero or more.
+    pub(super) fn security_value(&mut self, doc: &TermsDoc, cur: Currency) -> Option<i64> {
+        let value = self.amount("security_value", doc.security_value.as_deref()?, cur)?;
+        if value < 0 {
+            self.err(
+                "security_value",
+                "amount.non_negative",
+                "must not be negative",
+            );
+            return None;
+        }
+        Some(value)
     }
 }

@@ -120,6 +120,7 @@ impl Validator {
         let penal = self.penal(doc, cur);
         let foreclosure_fee = self.foreclosure_fee(doc);
         let partners = self.partners(doc, basics.annual_rate);
+        let security_value = self.security_value(doc, cur);
         self.first_disbursement(basics.principal, &fees, &tranches);
         self.tranches_before_maturity(doc, n);
 
@@ -163,6 +164,7 @@ impl Validator {
             foreclosure_fee,
             partners,
             split: doc.split.unwrap_or_default(),
+            security_value,
         })
     }
 }
