@@ -437,6 +437,7 @@ macro_rules! sql_eod {
                 }
                 let at = if w.at.is_empty() { w.business_date.as_str() } else { w.at.as_str() };
                 Self::prefer_lz4(&mut tx).await?;
+                Self::commit_unflushed(&mut tx).await?;
                 let mut written = Self::write_loans(&mut tx, w, at).await?;
                 written += Self::insert_gl_lines(&mut tx, &w.book_id, &w.gl_lines).await?;
                 for batch in w.outbox.chunks(ROWS_PER_INSERT) {

@@ -320,9 +320,30 @@ impl super::SqliteStore {
     ) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Nothing to do: SQLite's durability is the connection's.
+    pub(super) async fn commit_unflushed(
+        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl super::PgStore {
+    /// A chunk of the close need not wait for its commit to reach the disk: its progress is in
+    /// the same transaction, so a commit lost in a crash is lost whole and redone by the re-run,
+    /// and a later command that reads what the chunk wrote flushes it with its own commit (the
+    /// log is written in order).
+    pub(super) async fn commit_unflushed(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Snapshots and terms are large enough to be compressed: LZ4 (where the server has it)
     /// costs the server a fraction of the default pglz's time, and reads back the same. A server
     /// without it refuses the setting: in a savepoint, so the transaction goes on.
