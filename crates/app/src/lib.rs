@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod collections;
 pub mod documents;
 pub mod eod;
 pub mod gl;

@@ -15,6 +15,7 @@ mod quote;
 mod replay;
 mod service;
 mod sim;
+mod sim_collections;
 
 #[derive(Parser)]
 #[command(

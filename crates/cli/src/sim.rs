@@ -47,6 +47,10 @@ pub enum SimCommand {
     /// gold loans disbursed over five years, with payments, late payments, bounces,
     /// prepayments and a delinquent tail; the same seed always gives the same loans.
     Book(BookArgs),
+    /// Run collections on a simulated population over a temporary store: daily closes,
+    /// demands, debits through a simulated bank under a fixed or an adaptive policy, retries,
+    /// payments and bounce charges; prints what the policy achieved.
+    Collections(crate::sim_collections::CollectionsArgs),
 }
 
 #[derive(Args)]
@@ -133,14 +137,15 @@ impl Opening {
 pub fn run(cmd: &SimCommand) -> Result<(), Failure> {
     match cmd {
         SimCommand::Book(args) => book(args),
+        SimCommand::Collections(args) => crate::sim_collections::run(args),
     }
 }
 
-fn invalid(line: String) -> Failure {
+pub(crate) fn invalid(line: String) -> Failure {
     Failure::Invalid(vec![line])
 }
 
-fn other(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn other(e: impl std::fmt::Display) -> Failure {
     Failure::Other(anyhow!("{e}"))
 }
 

@@ -10,6 +10,7 @@
 
 pub mod calendar;
 pub mod colending;
+pub mod collections;
 pub mod delinquency;
 pub mod events;
 pub mod gl;

@@ -9,4 +9,5 @@
 
 pub mod aa;
 pub mod bureau;
+pub mod debit;
 pub mod payout;

@@ -19,6 +19,7 @@ use loanbook_domain::terms::Terms;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub mod bank;
 pub mod behaviour;
 pub mod products;
 
