@@ -424,13 +424,14 @@ impl Collector {
     fn features(
         &self,
         loan_id: &str,
+        open: &[usize],
         dpd: u32,
         overdue: i64,
         instalment: i64,
     ) -> [f64; FEATURES.len()] {
         let mut r = self.records.get(loan_id).cloned().unwrap_or_default();
         // The instalment before, whose cycle is still open, counts as it stands.
-        for o in self.open.iter().filter(|o| o.intent.loan_id == loan_id) {
+        for o in open.iter().map(|i| &self.open[*i]) {
             r.add(first_failed(o), days_late(o));
         }
         let upi = self
@@ -450,28 +451,33 @@ impl Collector {
             .demands_due(&app.book, &due_on.to_string())
             .await?;
         let now = Slot::new(today, self.setup.planning_hour);
+        // The open intents by loan, so that a book's demands are matched in one pass.
+        let mut by_loan: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in self.open.iter().enumerate() {
+            by_loan.entry(o.intent.loan_id.clone()).or_default().push(i);
+        }
         for d in demands {
             if !self.accounts.contains_key(&d.loan_id) || d.amount <= 0 {
                 continue;
             }
             let installment = u32::try_from(d.installment).unwrap_or(0);
-            if self
-                .open
+            let same_loan = by_loan.get(&d.loan_id).map(Vec::as_slice).unwrap_or(&[]);
+            if same_loan
                 .iter()
-                .any(|o| o.intent.loan_id == d.loan_id && o.intent.installment == installment)
+                .any(|i| self.open[*i].intent.installment == installment)
             {
                 continue;
             }
-            // The day before the next instalment falls due.
             // Present everything due: the instalment and what is overdue before it, within the
             // mandate's maximum.
             let (dpd, overdue) = self.overdue(app, &d.loan_id, today).await?;
-            let features = self.features(&d.loan_id, dpd, overdue, d.amount);
+            let features = self.features(&d.loan_id, same_loan, dpd, overdue, d.amount);
             let max = self
                 .accounts
                 .get(&d.loan_id)
                 .map_or(0, |a| a.mandate.max_amount_minor);
             let amount = d.amount.saturating_add(overdue).min(max.max(d.amount));
+            // The day before the next instalment falls due.
             let cycle_end = due_on
                 .checked_add(jiff::Span::new().months(1))
                 .and_then(|d| d.yesterday())
@@ -492,7 +498,12 @@ impl Collector {
                 paid: None,
                 features,
             });
-            self.plan(self.open.len() - 1, now);
+            let i = self.open.len() - 1;
+            by_loan
+                .entry(self.open[i].intent.loan_id.clone())
+                .or_default()
+                .push(i);
+            self.plan(i, now);
         }
         Ok(())
     }
