@@ -15,6 +15,30 @@ use serde::{Deserialize, Serialize};
 use super::rail::Rail;
 use crate::terms::FieldError;
 
+/// The stable codes of the rules an edited failure table must keep, with their meaning.
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "failure.csv",
+        "The table reads as CSV with the columns rail, code, class, handling, reason, action, \
+         charge, description, each with one of its values",
+    ),
+    ("failure.unique", "One row per rail and code"),
+    ("failure.code", "A code of 1 to 16 letters, digits or `_`"),
+    (
+        "failure.description",
+        "A description of 1 to 300 characters",
+    ),
+    (
+        "failure.action",
+        "The action fits the class: soft failures retry, hard ones stop and contact, mandate \
+         ones fix the mandate, technical ones do not stop the instrument",
+    ),
+    (
+        "failure.handling",
+        "A duplicate is reconciled and a pending answer awaited, and only they",
+    ),
+];
+
 /// The seed table, as shipped.
 const SEED: &str = include_str!("failure_codes.csv");
 

@@ -202,6 +202,7 @@ pub fn json_code(category: serde_json::error::Category, message: &str) -> &'stat
 pub fn meaning(code: &str) -> Option<&'static str> {
     std::iter::once(RULES)
         .chain(crate::origination::RULE_TABLES.iter().copied())
+        .chain(std::iter::once(crate::collections::failure::RULES))
         .flat_map(|t| t.iter())
         .find(|(c, _)| *c == code)
         .map(|(_, m)| *m)
