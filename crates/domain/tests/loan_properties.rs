@@ -30,7 +30,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 
 use loanbook_domain::calendar::Date;
-use loanbook_domain::events::{Event, EventKind, RateChangeKeep};
+use loanbook_domain::events::{Event, EventKind, PrepaymentAdjust, RateChangeKeep};
 use loanbook_domain::loan::{EffectKind, Engine, LoanState, Status, replay};
 use loanbook_domain::terms::Terms;
 use proptest::prelude::*;
@@ -557,7 +557,11 @@ proptest! {
     ///
     /// For loans that hold excess money (`advance`, `refund`): under `reduce_emi` and
     /// `reduce_tenure` the payment itself re-shapes the schedule, and a lower instalment
-    /// legitimately costs more interest later than the schedule it replaces.
+    /// legitimately costs more interest later than the schedule it replaces. For the same
+    /// reason the amount is not compared when a later event sets a new instalment from the
+    /// outstanding (a `reduce_emi` prepayment, a rate change keeping the tenure, a
+    /// restructure): with the payment the new instalment is lower, and its slower amortisation
+    /// can cost a few paise more interest. Then the payment must still leave less owing.
     #[test]
     fn paying_more_never_leaves_more_owing(
         t in arb_holding_terms(), story in arb_story(), day in any::<prop::sample::Index>(),
@@ -577,9 +581,17 @@ proptest! {
         let as_of = plus(paid_on, later);
         let Ok(more) = replay(&t, &paid, as_of) else { return Ok(()) };
         let less = replay(&t, &list, as_of).expect("replays");
+        let reshaped_later = list.iter().any(|e| e.date >= paid_on && matches!(
+            e.kind,
+            EventKind::Prepayment { adjust: PrepaymentAdjust::ReduceEmi, .. }
+                | EventKind::RateChange { keep: RateChangeKeep::Tenure, .. }
+                | EventKind::Restructure { .. }
+        ));
         if is_open(&more) && is_open(&less) {
+            // Re-shaped later, the payment still leaves less owing, if not by all of it.
+            let bound = if reshaped_later { owing(&less) - 1 } else { owing(&less) - amount };
             prop_assert!(
-                owing(&more) <= owing(&less) - amount,
+                owing(&more) <= bound,
                 "{} paid on {}: owing {} against {} without it", amount, paid_on, owing(&more), owing(&less)
             );
         }
