@@ -1,4 +1,5 @@
-//! Maker-checker: a write the policy holds is stored as an approval request; a second user
+//! Maker-checker: a write the policy holds (and every change to the book's failure and
+//! provisioning tables made through the API) is stored as an approval request; a second user
 //! approves it (the write is carried out then, as the checker, with the approval marked in the
 //! same transaction) or rejects it. Nobody decides their own request; a request is decided once.
 
@@ -58,6 +59,10 @@ enum Target<'a> {
     /// A booking (with a history the policy holds) of the loan number.
     Booking,
     Product,
+    /// A change to the book's debit failure table.
+    FailureTable,
+    /// A replacement of the book's provisioning table.
+    Provisioning,
 }
 
 fn target(a: &Approval) -> Result<Target<'_>, AppError> {
@@ -67,6 +72,10 @@ fn target(a: &Approval) -> Result<Target<'_>, AppError> {
         Ok(Target::Booking)
     } else if a.target.starts_with("product/") {
         Ok(Target::Product)
+    } else if a.target.starts_with("failure-table/") {
+        Ok(Target::FailureTable)
+    } else if a.target.starts_with("provisioning/") {
+        Ok(Target::Provisioning)
     } else {
         Err(corrupt(format!(
             "approval `{}` targets `{}`",
@@ -257,6 +266,14 @@ impl App {
                 let o = self.approve_product(p, &a, &decision, &meta).await?;
                 return Ok(map_outcome(o, Approved::Product));
             }
+            Target::FailureTable => self
+                .approve_failure_table(p, &a, &decision, &meta)
+                .await
+                .map(|o| map_outcome(o, Approved::FailureTable)),
+            Target::Provisioning => self
+                .approve_provisioning(p, &a, &decision, &meta)
+                .await
+                .map(|o| map_outcome(o, Approved::Provisioning)),
             Target::Loan(loan_id) => {
                 let event: serde_json::Value = serde_json::from_str(&a.payload).map_err(bad)?;
                 self.loan_command_with(p, loan_id, &event, &meta, Some(&decision))

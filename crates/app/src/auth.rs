@@ -75,6 +75,9 @@ macro_rules! rights {
             Disburse = "disburse": [Operations],
             CloseBusiness = "close_business": [],
             ReadLedger = "read_ledger": [Auditor, Operations],
+            ManageMandates = "manage_mandates": [Operations, Collections],
+            ConfigureCollections = "configure_collections": [Operations],
+            CollectDebits = "collect_debits": [Operations, Collections],
         }
     };
     (@all $( $action:ident = $name:literal : [$($role:ident),*] ),* $(,)?) => {

@@ -55,6 +55,7 @@ pub const TOPICS: &[&str] = &[
     "loan.class_changed",
     "loan.borrower_classification",
     "loan.installment_due",
+    "loan.mandate_changed",
     "audit.checkpoint",
     // An application's events, each `application.{event}` (see `app::origination`).
     "application.drafted",

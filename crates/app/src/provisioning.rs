@@ -3,8 +3,10 @@
 //! product's loans take their rates from. A book that never set one provisions at the
 //! `rbi_nbfc` preset.
 //!
-//! Readers of the ledger see the table; an admin replaces it whole, with its audit record and
-//! under the request's idempotency key. The close reads it once per day as a
+//! Readers of the ledger see the table. An admin proposes a replacement through the API, which
+//! is held for a second admin's approval (maker-checker) and written whole when approved, with
+//! its audit record and the approval marked in one transaction; the command line (the
+//! operator's bootstrap) writes at once. The close reads it once per day as a
 //! [`ProvisioningSetup`].
 
 use std::collections::BTreeMap;
@@ -13,11 +15,12 @@ use std::sync::Arc;
 use loanbook_domain::delinquency::AssetClass;
 use loanbook_domain::provisioning::{ProvisionError, ProvisionRate, ProvisionRates, provision_for};
 use loanbook_domain::terms::{FieldError, parse_plain_decimal};
-use loanbook_store::{ProductVersion, ProvisioningTable, StoreError};
+use loanbook_store::{Approval, Decision, ProductVersion, ProvisioningTable, StoreError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::policy::Hold;
 use crate::views::CommandOutcome;
 use crate::{Action, App, AppError, Principal, RequestMeta, corrupt};
 
@@ -88,8 +91,9 @@ impl From<&ProvisionRate> for RateRow {
     }
 }
 
-/// `PUT /v1/provisioning`: replace the book's provisioning table with a preset's rates or with
-/// a whole table of the lender's own, and give products their provisioning categories.
+/// `PUT /v1/provisioning`: propose replacing the book's provisioning table (held for a second
+/// admin's approval) with a preset's rates or with a whole table of the lender's own, and give
+/// products their provisioning categories.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetProvisioning {
@@ -294,51 +298,102 @@ impl App {
         }
     }
 
-    /// Replace the book's provisioning table (admin only; `actor` is `None` only for the
-    /// command line). Bad input is refused naming the field and changes nothing.
+    /// Replace the book's provisioning table. Through the API (`actor` an admin) the
+    /// replacement is checked in full and then held for a second user's approval; `actor` is
+    /// `None` only for the command line, the operator's bootstrap, which writes at once. Bad
+    /// input is refused naming the field and changes nothing; a dry run holds nothing.
     pub async fn set_provisioning(
         &self,
         actor: Option<&Principal>,
         cmd: &SetProvisioning,
         meta: &RequestMeta,
     ) -> Result<CommandOutcome<ProvisioningView>, AppError> {
-        match actor {
-            Some(p) => {
-                p.require(Action::CloseBusiness)?;
-                self.keyed(p, meta, || self.replace_provisioning(actor, cmd, meta))
-                    .await
+        let Some(p) = actor else {
+            let (table, products) = self.proposed_provisioning(cmd, "cli").await?;
+            if meta.dry_run {
+                return Ok(dry_run(&table, &products));
             }
-            None => self.replace_provisioning(None, cmd, meta).await,
+            return self
+                .write_provisioning(&table, &products, None, meta, None)
+                .await;
+        };
+        p.require(Action::CloseBusiness)?;
+        let (table, products) = self.proposed_provisioning(cmd, &p.user.name).await?;
+        if meta.dry_run {
+            return Ok(dry_run(&table, &products));
         }
+        let held = HeldProvisioning {
+            version: table.version,
+            change: cmd.clone(),
+        };
+        let payload = serde_json::to_string(&held).map_err(|e| corrupt(e.to_string()))?;
+        let hold = Hold {
+            action: Action::CloseBusiness,
+            reason: "every change to the provisioning table needs a second user's approval".into(),
+        };
+        let target = format!("provisioning/{}", self.book);
+        self.keyed(p, meta, || self.hold(p, hold, target, payload, meta))
+            .await
     }
 
-    async fn replace_provisioning(
+    /// Carry out an approved replacement: checked again in full on the book as it is now, and
+    /// written as the version it was proposed as, with the approval marked, in one transaction.
+    pub(crate) async fn approve_provisioning(
         &self,
-        actor: Option<&Principal>,
-        cmd: &SetProvisioning,
+        p: &Principal,
+        a: &Approval,
+        d: &Decision,
         meta: &RequestMeta,
     ) -> Result<CommandOutcome<ProvisioningView>, AppError> {
+        p.require(Action::CloseBusiness)?;
+        let held: HeldProvisioning = serde_json::from_str(&a.payload)
+            .map_err(|e| corrupt(format!("approval `{}` payload: {e}", a.id)))?;
+        let (table, products) = self.proposed_provisioning(&held.change, &a.maker).await?;
+        if table.version != held.version {
+            return Err(AppError::Conflict(format!(
+                "the provisioning table changed since approval `{}` was requested: it would \
+                 make version {}, and version {} is in effect; reject it and propose the \
+                 change again",
+                a.id,
+                held.version,
+                table.version - 1
+            )));
+        }
+        self.write_provisioning(&table, &products, Some(p), meta, Some(d))
+            .await
+    }
+
+    /// The table `cmd` sets, checked, as the version after the book's, set by `by` now.
+    async fn proposed_provisioning(
+        &self,
+        cmd: &SetProvisioning,
+        by: &str,
+    ) -> Result<(Table, Vec<ProductVersion>), AppError> {
         let (preset, rates) = checked_rates(cmd)?;
         let products = self.store.products().await?;
         let categories = checked_categories(&cmd.categories, &products, &rates)?;
         let current = self.store.provisioning_table(&self.book).await?;
-        let by = actor.map_or("cli", |p| p.user.name.as_str()).to_owned();
-        let at = self.now();
         let table = Table {
             preset,
             rates,
             categories,
             version: current.map_or(1, |c| c.version + 1),
-            changed_by: Some(by.clone()),
-            changed_at: Some(at.clone()),
+            changed_by: Some(by.to_owned()),
+            changed_at: Some(self.now()),
         };
-        let view = table.view(&products);
-        if meta.dry_run {
-            return Ok(CommandOutcome::done(ProvisioningView {
-                dry_run: true,
-                ..view
-            }));
-        }
+        Ok((table, products))
+    }
+
+    /// Write a checked table with its audit record, as `checker` carrying out `approval` (201)
+    /// or from the command line (200).
+    async fn write_provisioning(
+        &self,
+        table: &Table,
+        products: &[ProductVersion],
+        checker: Option<&Principal>,
+        meta: &RequestMeta,
+        approval: Option<&Decision>,
+    ) -> Result<CommandOutcome<ProvisioningView>, AppError> {
         let json = |what: &str, r: serde_json::Result<String>| {
             r.map_err(|e| corrupt(format!("provisioning {what}: {e}")))
         };
@@ -348,24 +403,29 @@ impl App {
             preset: table.preset.clone(),
             rates: json("rates", serde_json::to_string(&table.rates))?,
             categories: json("categories", serde_json::to_string(&table.categories))?,
-            changed_by: by.clone(),
-            changed_at: at,
+            changed_by: table.changed_by.clone().unwrap_or_default(),
+            changed_at: table.changed_at.clone().unwrap_or_else(|| self.now()),
         };
+        let actor = checker.map_or(stored.changed_by.as_str(), |p| p.user.name.as_str());
         let audit = self.audit(
-            &by,
+            actor,
             "set_provisioning",
             &format!("provisioning/{}/{}", self.book, table.version),
             &meta.digest,
             vec![],
         );
-        let outcome = CommandOutcome::done(view);
-        let key = match actor {
+        let view = table.view(products);
+        let outcome = match approval {
+            Some(_) => CommandOutcome::created(view),
+            None => CommandOutcome::done(view),
+        };
+        let key = match checker {
             Some(p) => self.idempotency(p, meta, &outcome)?,
             None => None,
         };
         match self
             .store
-            .replace_provisioning_table(&stored, &audit, None, key.as_ref())
+            .replace_provisioning_table(&stored, &audit, approval, key.as_ref())
             .await
         {
             Ok(()) => Ok(outcome),
@@ -375,6 +435,22 @@ impl App {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What an approval request for a provisioning table carries: the replacement as the maker
+/// sent it and the version it makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct HeldProvisioning {
+    version: i64,
+    change: SetProvisioning,
+}
+
+/// A dry run's answer: the table as it would be.
+fn dry_run(table: &Table, products: &[ProductVersion]) -> CommandOutcome<ProvisioningView> {
+    CommandOutcome::done(ProvisioningView {
+        dry_run: true,
+        ..table.view(products)
+    })
 }
 
 /// The rates a replacement sets and the preset they came from.

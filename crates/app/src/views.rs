@@ -325,6 +325,8 @@ pub enum Approved {
     Command(CommandResult),
     Booking(BookingResult),
     Product(ProductView),
+    Provisioning(crate::provisioning::ProvisioningView),
+    FailureTable(crate::collections::failure_table::FailureTableView),
 }
 
 /// A product version.

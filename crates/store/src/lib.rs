@@ -8,8 +8,8 @@
 //! [`audit`]), the outbox, users and API tokens, the close of business's runs and progress, and
 //! the general ledger. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
 //! [`Tokens`], [`Loans`], [`Applications`], [`Idempotency`], [`Approvals`], [`Catalogue`],
-//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`], [`Provisioning`]); `use loanbook_store::prelude::*`
-//! brings them all into scope. Every loan command is written by [`Loans::commit`] in one
+//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`], [`Provisioning`], [`Mandates`]);
+//! `use loanbook_store::prelude::*` brings them all into scope. Every loan command is written by [`Loans::commit`] in one
 //! transaction, every application command by [`Applications::commit_application`].
 
 #![cfg_attr(
@@ -24,9 +24,11 @@ mod books;
 mod bulk;
 mod catalogue;
 mod eod;
+mod failure_table;
 mod gl;
 mod idempotency;
 mod loans;
+mod mandates;
 mod outbox;
 mod provisioning;
 mod sql;
@@ -57,12 +59,14 @@ pub use eod::{
     ChunkWrite, Demand, EOD_LOANS_MAX, EOD_PARTITIONS, Eod, EodLoan, EodMark, EodProgress, EodRun,
     Facility, PlannedAccrual, RUN_DONE, RUN_RUNNING, WakeQuery, partition_of,
 };
+pub use failure_table::{FailureTables, SEED_VERSION, StoredFailureTable};
 pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};
 pub use loans::{
-    CommandWrite, LoanFilter, LoanListing, LoanRecord, Loans, NewEvent, NewSnapshot, Projection,
-    SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord, StoredEvent,
+    CommandWrite, LoanFilter, LoanListing, LoanRecord, Loans, NewEvent,
+    NewSnapshot, Projection, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord, StoredEvent,
 };
+pub use mandates::{MandateChange, MandateEvent, MandateRecord, MandateWriteMeta, Mandates};
 pub use outbox::{Attempt, Delivery, NewOutbox, Outbox, OutboxMessage, WebhookEndpoint};
 pub use provisioning::{Provisioning, ProvisioningTable};
 pub use sql::{PgStore, SqliteStore};
@@ -79,8 +83,8 @@ pub mod audit_schemes {
 /// Every role trait, for callers holding an `Arc<dyn Store>`: `use loanbook_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Applications, Approvals, AuditLog, Books, Bulk, Catalogue, Eod, Gl, Idempotency, Loans,
-        Outbox, Provisioning, Store, Tokens, Users,
+        Applications, Approvals, AuditLog, Books, Bulk, Catalogue, Eod, FailureTables, Gl,
+        Idempotency, Loans, Mandates, Outbox, Provisioning, Store, Tokens, Users,
     };
 }
 
@@ -149,7 +153,9 @@ pub trait Store:
     + Eod
     + Gl
     + Bulk
+    + FailureTables
     + Provisioning
+    + Mandates
 {
 }
 
@@ -167,7 +173,9 @@ impl<T> Store for T where
         + Eod
         + Gl
         + Bulk
+        + FailureTables
         + Provisioning
+        + Mandates
 {
 }
 

@@ -95,6 +95,7 @@ type AppState = Arc<Shared>;
         (name = "applications", description = "Origination: from draft to the disbursement that books the loan"),
         (name = "eod", description = "The close of business"),
         (name = "gl", description = "The general ledger the close posts"),
+        (name = "mandates", description = "A loan's mandates to debit its borrower's account"),
         (name = "products"), (name = "parties"), (name = "webhooks"), (name = "approvals"),
         (name = "tokens"), (name = "audit"), (name = "health"),
     )
@@ -150,6 +151,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(eod::reconciliation))
         .routes(routes!(eod::journal))
         .merge(routes::provisioning::router())
+        .merge(routes::failure_table::router())
+        .merge(routes::mandates::router())
 }
 
 /// The API's OpenAPI 3.1 document: the routes' own, with the domain's wire formats (terms and

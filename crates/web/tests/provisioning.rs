@@ -1,7 +1,9 @@
 //! `/v1/provisioning` against a real server on SQLite and PostgreSQL: the default table, a
-//! preset set and read back, bad input refused as a problem naming the field with nothing
-//! changed, the roles, a retried request; a loan's security value in its terms; and the close
-//! of business provisioning on the book's table, the secured part at the secured rate.
+//! preset proposed, held, approved by a second admin and read back, bad input refused as a
+//! problem naming the field with nothing changed, the roles, a retried request, the maker's
+//! own approval refused and a rejection writing nothing; a loan's security value in its terms;
+//! and the close of business provisioning on the book's table, the secured part at the secured
+//! rate.
 
 mod common;
 
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 
 on_both!(
     the_table_is_read_and_replaced,
+    a_replacement_waits_for_a_second_admin,
     bad_tables_are_refused_and_change_nothing,
     a_loan_carries_its_security_value,
     the_close_provisions_on_the_books_table,
@@ -52,6 +55,27 @@ async fn put(s: &Server, token: &str, body: &Value) -> (StatusCode, Value) {
     (status, body)
 }
 
+/// A second admin, who approves what `admin` proposes.
+async fn checker(s: &Server) -> String {
+    s.token("root", Role::Admin, None).await
+}
+
+/// Approve the held request `held` (a 202 answer) as `checker`: the table written.
+async fn approve(s: &Server, checker: &str, held: &Value) -> Value {
+    let id = held["approval"]["id"].as_str().unwrap();
+    let path = format!("/v1/approvals/{id}/approve");
+    let (status, written) = s.post(checker, &path, &json!({}), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{written}");
+    written
+}
+
+/// Propose `body` as the admin and approve it as `checker`: the table written.
+async fn set(s: &Server, checker: &str, body: &Value) -> Value {
+    let (status, held) = put(s, &s.admin, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{held}");
+    approve(s, checker, &held).await
+}
+
 fn fields(problem: &Value) -> Vec<&str> {
     problem["errors"]
         .as_array()
@@ -70,9 +94,18 @@ async fn the_table_is_read_and_replaced(s: Server) {
         json!({"asset_class": "substandard", "secured": "10", "unsecured": "10"})
     );
 
+    let root = checker(&s).await;
     let bank = json!({"preset": "rbi_bank"});
-    let (status, set, _) = send(&s, &s.admin, "", &bank, Some("p-1")).await;
-    assert_eq!(status, StatusCode::OK, "{set}");
+    let (status, held, _) = send(&s, &s.admin, "", &bank, Some("p-1")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{held}");
+    assert_eq!(held["approval"]["target"], "provisioning/main");
+    // The retry gets the first answer; nothing is held twice.
+    let (status, again, replayed) = send(&s, &s.admin, "", &bank, Some("p-1")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert!(replayed);
+    assert_eq!(again, held);
+    assert_eq!(s.get(&s.admin, "/v1/provisioning").await.1["version"], 0);
+    let set = approve(&s, &root, &held).await;
     assert_eq!(set["preset"], "rbi_bank");
     assert_eq!(set["version"], 1);
     assert_eq!(set["changed_by"], "admin");
@@ -80,11 +113,6 @@ async fn the_table_is_read_and_replaced(s: Server) {
         set["rates"][1],
         json!({"asset_class": "substandard", "secured": "15", "unsecured": "25"})
     );
-    // The retry gets the first answer; nothing is written twice.
-    let (status, again, replayed) = send(&s, &s.admin, "", &bank, Some("p-1")).await;
-    assert_eq!(status, StatusCode::OK, "{again}");
-    assert!(replayed);
-    assert_eq!(again, set);
 
     let auditor = s.token("audrey", Role::Auditor, None).await;
     let (status, read) = s.get(&auditor, "/v1/provisioning").await;
@@ -101,11 +129,61 @@ async fn the_table_is_read_and_replaced(s: Server) {
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["preset"], "custom");
     assert_eq!(s.get(&s.admin, "/v1/provisioning").await.1, set);
-    let (status, custom) = put(&s, &s.admin, &own).await;
-    assert_eq!(status, StatusCode::OK, "{custom}");
+    let custom = self::set(&s, &root, &own).await;
     assert_eq!(custom["preset"], "custom");
     assert_eq!(custom["version"], 2);
     assert_eq!(custom["rates"][0]["secured"], "0.25");
+}
+
+async fn a_replacement_waits_for_a_second_admin(s: Server) {
+    let root = checker(&s).await;
+    let operations = s.token("ops", Role::Operations, None).await;
+    let (status, held) = put(&s, &s.admin, &json!({"preset": "rbi_bank"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{held}");
+    let id = held["approval"]["id"].as_str().unwrap().to_owned();
+    // The maker may not approve their own request; operations may approve, but not this.
+    for token in [&s.admin, &operations] {
+        let path = format!("/v1/approvals/{id}/approve");
+        let (status, problem) = s.post(token, &path, &json!({}), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    }
+    // Rejected, nothing is written.
+    let (status, rejected) = s
+        .post(
+            &root,
+            &format!("/v1/approvals/{id}/reject"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rejected}");
+    assert_eq!(rejected["status"], "rejected");
+    let (_, table) = s.get(&s.admin, "/v1/provisioning").await;
+    assert_eq!(table["version"], 0);
+    assert_eq!(table["preset"], "rbi_nbfc");
+    // Approved, the change is applied with its version; the checker's retry gets the first
+    // answer.
+    let (_, held) = put(&s, &s.admin, &json!({"preset": "rbi_bank"})).await;
+    let path = format!(
+        "/v1/approvals/{}/approve",
+        held["approval"]["id"].as_str().unwrap()
+    );
+    let (status, written) = s.post(&root, &path, &json!({}), Some("a-1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{written}");
+    let (status, replayed) = s.post(&root, &path, &json!({}), Some("a-1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{replayed}");
+    assert_eq!(replayed, written);
+    assert_eq!(written["version"], 1);
+    assert_eq!(written["changed_by"], "admin");
+    let (_, approval) = s
+        .get(
+            &s.admin,
+            &format!("/v1/approvals/{}", held["approval"]["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(approval["status"], "approved");
+    assert_eq!(approval["checker"], "root");
+    assert_eq!(s.get(&s.admin, "/v1/provisioning").await.1, written);
 }
 
 async fn bad_tables_are_refused_and_change_nothing(s: Server) {
@@ -232,14 +310,14 @@ async fn running_loan(s: &Server, number: &str, security: Option<&str>) -> Strin
     id
 }
 
-/// The standard-asset rates of the book set to `secured` and `unsecured` percent.
-async fn standard_rates(s: &Server, secured: &str, unsecured: &str) {
+/// The standard-asset rates of the book set to `secured` and `unsecured` percent, approved by
+/// `checker`.
+async fn standard_rates(s: &Server, checker: &str, secured: &str, unsecured: &str) {
     let mut rows =
         serde_json::to_value(loanbook_domain::provisioning::ProvisionRates::rbi_nbfc()).unwrap();
     rows[0]["secured"] = json!(secured);
     rows[0]["unsecured"] = json!(unsecured);
-    let (status, b) = put(s, &s.admin, &json!({"rates": rows})).await;
-    assert_eq!(status, StatusCode::OK, "{b}");
+    set(s, checker, &json!({"rates": rows})).await;
 }
 
 /// Close the business date; the provision the GL holds after it, in paise.
@@ -268,13 +346,14 @@ async fn close_and_provision(s: &Server) -> i64 {
 }
 
 async fn the_close_provisions_on_the_books_table(s: Server) {
-    standard_rates(&s, "1", "2").await;
+    let root = checker(&s).await;
+    standard_rates(&s, &root, "1", "2").await;
     running_loan(&s, "SEC-1", Some("100000.00")).await;
     running_loan(&s, "SEC-2", Some("40000.00")).await;
     running_loan(&s, "UNS-1", None).await;
     // 1% of what security covers, 2% of the rest: 1,000 + (400 + 1,200) + 2,000.
     assert_eq!(close_and_provision(&s).await, 460_000);
     // A new table reprices every loan at the next close, though none of them wakes that day.
-    standard_rates(&s, "3", "3").await;
+    standard_rates(&s, &root, "3", "3").await;
     assert_eq!(close_and_provision(&s).await, 900_000);
 }

@@ -14,7 +14,9 @@
 //!
 //! Intents and attempts are held by the collector while it runs.
 
+pub mod failure_table;
 pub mod likelihood;
+pub mod mandates;
 mod metrics;
 mod run;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
+use crate::approvals::ListApprovals;
 use crate::products::CreateProduct;
 use crate::views::Document;
 use crate::{ApprovalPolicy, FixedClock, Role};
@@ -14,6 +15,8 @@ use crate::{ApprovalPolicy, FixedClock, Role};
 struct Fixture {
     app: App,
     admin: Principal,
+    /// A second admin, who approves what `admin` proposes.
+    checker: Principal,
     dir: PathBuf,
 }
 
@@ -44,7 +47,17 @@ async fn fixture() -> Fixture {
         });
     let token = app.admin_init("admin").await.unwrap();
     let admin = app.authenticate(&token).await.unwrap();
-    Fixture { app, admin, dir }
+    let token = app
+        .create_user(None, "root", Role::Admin, None)
+        .await
+        .unwrap();
+    let checker = app.authenticate(&token).await.unwrap();
+    Fixture {
+        app,
+        admin,
+        checker,
+        dir,
+    }
 }
 
 async fn user(f: &Fixture, name: &str, role: Role) -> Principal {
@@ -69,6 +82,39 @@ async fn product(f: &Fixture, code: &str) -> String {
         .unwrap()
         .unwrap()
         .product_id
+}
+
+/// Propose `cmd` as the fixture's admin: the held request's id.
+async fn propose(f: &Fixture, cmd: &SetProvisioning) -> String {
+    let held = f
+        .app
+        .set_provisioning(Some(&f.admin), cmd, &RequestMeta::default())
+        .await
+        .unwrap();
+    assert_eq!(held.kind, crate::OutcomeKind::Held);
+    match held.answer {
+        crate::Answer::Held(h) => h.approval.id,
+        crate::Answer::Done(v) => panic!("written at once: {v:?}"),
+    }
+}
+
+/// Approve request `id` as `checker`: the table written.
+async fn approve(f: &Fixture, checker: &Principal, id: &str) -> ProvisioningView {
+    let done = f
+        .app
+        .approve(checker, id, &RequestMeta::default())
+        .await
+        .unwrap();
+    match done.result() {
+        Some(crate::views::Approved::Provisioning(v)) => v.clone(),
+        other => panic!("not a provisioning table: {other:?}"),
+    }
+}
+
+/// Propose `cmd` as the fixture's admin and approve it as a second admin.
+async fn set(f: &Fixture, cmd: &SetProvisioning) -> ProvisioningView {
+    let id = propose(f, cmd).await;
+    approve(f, &f.checker, &id).await
 }
 
 fn with_preset(name: &str) -> SetProvisioning {
@@ -122,16 +168,7 @@ async fn a_book_without_a_table_provisions_at_the_nbfc_preset() {
 #[tokio::test]
 async fn a_preset_is_set_and_read_back() {
     let f = fixture().await;
-    let done = f
-        .app
-        .set_provisioning(
-            Some(&f.admin),
-            &with_preset("rbi_bank"),
-            &RequestMeta::default(),
-        )
-        .await
-        .unwrap();
-    let written = done.result().unwrap().clone();
+    let written = set(&f, &with_preset("rbi_bank")).await;
     assert_eq!(written.preset, "rbi_bank");
     assert_eq!(written.version, 1);
     assert_eq!(written.changed_by.as_deref(), Some("admin"));
@@ -153,7 +190,8 @@ async fn a_preset_is_set_and_read_back() {
     assert_eq!(set.len(), 1);
     let last = set[0];
     assert_eq!(last.entry.target, "provisioning/main/1");
-    assert_eq!(last.entry.actor, "admin");
+    // Written by the checker who approved it; proposed by the admin.
+    assert_eq!(last.entry.actor, "root");
 }
 
 #[tokio::test]
@@ -198,12 +236,7 @@ async fn a_table_of_its_own_gives_a_product_its_category() {
         categories: BTreeMap::from([(gold.clone(), "housing".to_owned())]),
         ..cmd
     };
-    let v = f
-        .app
-        .set_provisioning(Some(&f.admin), &by_id, &RequestMeta::default())
-        .await
-        .unwrap();
-    assert_eq!(v.result().unwrap().version, 2);
+    assert_eq!(set(&f, &by_id).await.version, 2);
     let setup = f.app.provisioning_setup().await.unwrap();
     assert_eq!(setup.category(Some(&home)), None);
     assert_eq!(setup.category(Some(&gold)), Some("housing"));
@@ -302,14 +335,7 @@ fn refused_tables() -> Vec<(SetProvisioning, Vec<&'static str>, &'static str)> {
 async fn bad_input_names_the_field_and_changes_nothing() {
     let f = fixture().await;
     product(&f, "HOME").await;
-    f.app
-        .set_provisioning(
-            Some(&f.admin),
-            &with_preset("rbi_bank"),
-            &RequestMeta::default(),
-        )
-        .await
-        .unwrap();
+    set(&f, &with_preset("rbi_bank")).await;
     let operations = user(&f, "ops", Role::Operations).await;
     let collections = user(&f, "cole", Role::Collections).await;
     let before = f.app.provisioning(&f.admin).await.unwrap();
@@ -380,11 +406,112 @@ async fn a_retried_request_gets_its_first_answer() {
         .await
         .unwrap();
     assert!(again.replayed);
-    assert_eq!(again.result(), first.result());
-    assert_eq!(f.app.provisioning(&f.admin).await.unwrap().version, 1);
+    assert_eq!(again.kind, crate::OutcomeKind::Held);
+    assert_eq!(again.answer, first.answer);
+    // One request is held, and nothing is written until it is approved.
+    let pending = ListApprovals {
+        status: Some("pending".into()),
+    };
+    assert_eq!(
+        f.app
+            .approvals(&f.admin, &pending)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(f.app.provisioning(&f.admin).await.unwrap().version, 0);
     let other = f
         .app
         .set_provisioning(Some(&f.admin), &with_preset("rbi_nbfc"), &meta("nbfc"))
         .await;
     assert!(matches!(other, Err(AppError::IdempotencyMismatch { .. })));
+}
+
+#[tokio::test]
+async fn a_change_is_held_until_a_second_admin_approves_it() {
+    let f = fixture().await;
+    let operations = user(&f, "ops", Role::Operations).await;
+    let id = propose(&f, &with_preset("rbi_bank")).await;
+    let audited = f.app.store.audit_records().await.unwrap().len();
+    let request = f.app.approval(&f.admin, &id).await.unwrap();
+    assert_eq!(request.target, "provisioning/main");
+    assert_eq!(request.action, "close_business");
+    assert_eq!(request.maker, "admin");
+    assert_eq!(f.app.provisioning(&f.admin).await.unwrap().version, 0);
+    // Nobody approves their own request; a checker without the right to set the table may
+    // not approve it either.
+    let own = f.app.approve(&f.admin, &id, &RequestMeta::default()).await;
+    assert!(matches!(own, Err(AppError::Forbidden { .. })), "{own:?}");
+    let ops = f
+        .app
+        .approve(&operations, &id, &RequestMeta::default())
+        .await;
+    assert!(matches!(ops, Err(AppError::Forbidden { .. })), "{ops:?}");
+    assert_eq!(f.app.provisioning(&f.admin).await.unwrap().version, 0);
+    assert_eq!(f.app.store.audit_records().await.unwrap().len(), audited);
+
+    let written = approve(&f, &f.checker, &id).await;
+    assert_eq!(written.version, 1);
+    assert_eq!(written.preset, "rbi_bank");
+    assert_eq!(written.changed_by.as_deref(), Some("admin"));
+    assert_eq!(f.app.provisioning(&f.admin).await.unwrap(), written);
+    assert_eq!(
+        *f.app.provisioning_setup().await.unwrap().rates,
+        ProvisionRates::rbi_bank()
+    );
+    let decided = f.app.approval(&f.admin, &id).await.unwrap();
+    assert_eq!(decided.status, "approved");
+    assert_eq!(decided.checker.as_deref(), Some("root"));
+    // Decided once.
+    let again = f
+        .app
+        .approve(&f.checker, &id, &RequestMeta::default())
+        .await;
+    assert!(matches!(again, Err(AppError::Conflict(_))), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_change_writes_nothing() {
+    let f = fixture().await;
+    let id = propose(&f, &with_preset("rbi_bank")).await;
+    let own = f.app.reject(&f.admin, &id, &RequestMeta::default()).await;
+    assert!(matches!(own, Err(AppError::Forbidden { .. })), "{own:?}");
+    let rejected = f
+        .app
+        .reject(&f.checker, &id, &RequestMeta::default())
+        .await
+        .unwrap();
+    assert_eq!(rejected.result().unwrap().status, "rejected");
+    assert_eq!(f.app.provisioning(&f.admin).await.unwrap().version, 0);
+    assert_eq!(
+        *f.app.provisioning_setup().await.unwrap().rates,
+        ProvisionRates::rbi_nbfc()
+    );
+    let late = f
+        .app
+        .approve(&f.checker, &id, &RequestMeta::default())
+        .await;
+    assert!(matches!(late, Err(AppError::Conflict(_))), "{late:?}");
+}
+
+#[tokio::test]
+async fn an_approval_made_stale_by_another_is_refused() {
+    let f = fixture().await;
+    let first = propose(&f, &with_preset("rbi_bank")).await;
+    let second = propose(&f, &edited(|_| {})).await;
+    assert_eq!(approve(&f, &f.checker, &second).await.version, 1);
+    // The first was proposed as version 1 too: approving it now would overwrite the second
+    // unseen, so it is refused and stays pending for a checker to reject.
+    let stale = f
+        .app
+        .approve(&f.checker, &first, &RequestMeta::default())
+        .await;
+    assert!(matches!(stale, Err(AppError::Conflict(_))), "{stale:?}");
+    assert_eq!(
+        f.app.approval(&f.admin, &first).await.unwrap().status,
+        "pending"
+    );
+    assert_eq!(f.app.provisioning(&f.admin).await.unwrap().preset, "custom");
 }

@@ -26,7 +26,17 @@ pub const RULES: &[(&str, &str)] = &[
     ("failure.code", "A code of 1 to 16 letters, digits or `_`"),
     (
         "failure.description",
-        "A description of 1 to 300 characters",
+        "A description of 1 to 300 characters, without spaces at either end",
+    ),
+    ("failure.rows", "A table of 1 to 2,000 rows"),
+    (
+        "failure.change",
+        "A change gives either the whole table or rows to add, replace and remove, and \
+         changes something",
+    ),
+    (
+        "failure.known",
+        "A row replaced or removed is one the table has",
     ),
     (
         "failure.action",
@@ -38,6 +48,11 @@ pub const RULES: &[(&str, &str)] = &[
         "A duplicate is reconciled and a pending answer awaited, and only they",
     ),
 ];
+
+/// Most rows a table may have (the seed has 187).
+pub const MAX_RULES: usize = 2_000;
+/// Longest description of a row, in characters.
+pub const MAX_DESCRIPTION: usize = 300;
 
 /// The seed table, as shipped.
 const SEED: &str = include_str!("failure_codes.csv");
@@ -57,9 +72,33 @@ pub enum FailureClass {
     Mandate,
 }
 
+impl FailureClass {
+    pub const ALL: [FailureClass; 4] = [
+        FailureClass::Soft,
+        FailureClass::Hard,
+        FailureClass::Technical,
+        FailureClass::Mandate,
+    ];
+
+    /// The name used in the failure table, the API and the reasons decisions give.
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureClass::Soft => "soft",
+            FailureClass::Hard => "hard",
+            FailureClass::Technical => "technical",
+            FailureClass::Mandate => "mandate",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<FailureClass> {
+        FailureClass::ALL.into_iter().find(|c| c.code() == s)
+    }
+}
+
 /// Special handling a few technical answers need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = FailureHandling))]
 #[serde(rename_all = "snake_case")]
 pub enum Handling {
     Normal,
@@ -67,6 +106,23 @@ pub enum Handling {
     Duplicate,
     /// Not final: wait for the status before anything else.
     Pending,
+}
+
+impl Handling {
+    pub const ALL: [Handling; 3] = [Handling::Normal, Handling::Duplicate, Handling::Pending];
+
+    /// The name used in the failure table and the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Handling::Normal => "normal",
+            Handling::Duplicate => "duplicate",
+            Handling::Pending => "pending",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Handling> {
+        Handling::ALL.into_iter().find(|h| h.code() == s)
+    }
 }
 
 /// The unified reason, the same on every rail.
@@ -85,6 +141,7 @@ pub enum Handling {
     strum::VariantArray,
 )]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = FailureReason))]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Reason {
@@ -104,6 +161,45 @@ pub enum Reason {
     Other,
 }
 
+impl Reason {
+    /// What the borrower is told about a failed debit of this reason.
+    pub fn borrower_message(self) -> &'static str {
+        match self {
+            Reason::InsufficientFunds => {
+                "Your instalment could not be collected because the account did not have \
+                 enough funds. Please keep the amount in your account or pay another way."
+            }
+            Reason::LimitExceeded => {
+                "Your instalment could not be collected because it is above a limit on your \
+                 account or mandate. Please contact us to pay another way."
+            }
+            Reason::AccountClosed => {
+                "Your instalment could not be collected because the account is closed. Please \
+                 contact us to set up a new mandate."
+            }
+            Reason::AccountInoperative | Reason::Frozen => {
+                "Your instalment could not be collected because your bank cannot debit the \
+                 account at present. Please contact your bank, or us to pay another way."
+            }
+            Reason::Deceased => "We will contact you about this loan.",
+            Reason::CustomerStopped => {
+                "Your instalment was not collected because the debit was stopped or the \
+                 mandate cancelled. Please contact us to pay and to set up a mandate."
+            }
+            Reason::MandateInvalid | Reason::Unauthorized => {
+                "Your instalment could not be collected because of a problem with the \
+                 mandate. Please contact us to correct or register it again."
+            }
+            Reason::Duplicate | Reason::Pending | Reason::Technical | Reason::DataError => {
+                "Your instalment is being processed; you do not need to do anything now."
+            }
+            Reason::Other => {
+                "Your instalment could not be collected. Please contact us to pay another way."
+            }
+        }
+    }
+}
+
 /// What to do after the failure.
 #[derive(
     Debug,
@@ -118,6 +214,7 @@ pub enum Reason {
     strum::VariantArray,
 )]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = FailureAction))]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Action {
@@ -155,6 +252,12 @@ pub struct FailureRule {
 }
 
 impl FailureRule {
+    /// The rules every row keeps: its code and description, and that its class, handling and
+    /// action agree. The error names the row's field (`class`, `action`, …).
+    pub fn check(&self) -> Result<(), FieldError> {
+        check_rule(self)
+    }
+
     /// Whether the debit may be presented again without anything changing first.
     pub fn retryable(&self) -> bool {
         matches!(self.action, Action::Retry | Action::RetryQuietly)
@@ -241,6 +344,13 @@ impl FailureTable {
 
     /// A table from its rows, refused if they break [`FailureTable::check`].
     pub fn new(rows: Vec<FailureRule>) -> Result<FailureTable, FieldError> {
+        if rows.is_empty() || rows.len() > MAX_RULES {
+            return Err(FieldError::coded(
+                "rules",
+                "failure.rows",
+                format!("1 to {MAX_RULES} rows; got {}", rows.len()),
+            ));
+        }
         let mut rules = BTreeMap::new();
         for (i, r) in rows.into_iter().enumerate() {
             check_rule(&r).map_err(|mut e| {
@@ -334,8 +444,8 @@ impl FailureTable {
             let _ = w.write_record([
                 r.rail.code(),
                 &r.code,
-                class_code(r.class),
-                handling_code(r.handling),
+                r.class.code(),
+                r.handling.code(),
                 r.reason.into(),
                 r.action.into(),
                 if r.charge { "yes" } else { "no" },
@@ -369,11 +479,12 @@ fn check_rule(r: &FailureRule) -> Result<(), FieldError> {
             "1 to 16 letters, digits or `_`",
         ));
     }
-    if r.description.trim().is_empty() || r.description.len() > 300 {
+    let chars = r.description.chars().count();
+    if r.description.trim() != r.description || chars == 0 || chars > MAX_DESCRIPTION {
         return Err(FieldError::coded(
             "description",
             "failure.description",
-            "1 to 300 characters",
+            "1 to 300 characters, without spaces at either end",
         ));
     }
     let fits = match r.class {
@@ -414,29 +525,18 @@ fn row(record: &csv::StringRecord) -> Result<FailureRule, FieldError> {
             format!("one of nach, upi_autopay, ach, card; got `{}`", cell(0)),
         )
     })?;
-    let class = match cell(2) {
-        "soft" => FailureClass::Soft,
-        "hard" => FailureClass::Hard,
-        "technical" => FailureClass::Technical,
-        "mandate" => FailureClass::Mandate,
-        other => {
-            return Err(bad(
-                "class",
-                format!("soft, hard, technical or mandate; got `{other}`"),
-            ));
-        }
-    };
-    let handling = match cell(3) {
-        "normal" => Handling::Normal,
-        "duplicate" => Handling::Duplicate,
-        "pending" => Handling::Pending,
-        other => {
-            return Err(bad(
-                "handling",
-                format!("normal, duplicate or pending; got `{other}`"),
-            ));
-        }
-    };
+    let class = FailureClass::from_code(cell(2)).ok_or_else(|| {
+        bad(
+            "class",
+            format!("soft, hard, technical or mandate; got `{}`", cell(2)),
+        )
+    })?;
+    let handling = Handling::from_code(cell(3)).ok_or_else(|| {
+        bad(
+            "handling",
+            format!("normal, duplicate or pending; got `{}`", cell(3)),
+        )
+    })?;
     let reason = named::<Reason>(cell(4)).ok_or_else(|| bad("reason", names::<Reason>(cell(4))))?;
     let action = named::<Action>(cell(5)).ok_or_else(|| bad("action", names::<Action>(cell(5))))?;
     let charge = match cell(6) {
@@ -469,23 +569,6 @@ where
 {
     let all: Vec<&str> = T::VARIANTS.iter().map(|v| (*v).into()).collect();
     format!("one of {}; got `{got}`", all.join(", "))
-}
-
-fn class_code(c: FailureClass) -> &'static str {
-    match c {
-        FailureClass::Soft => "soft",
-        FailureClass::Hard => "hard",
-        FailureClass::Technical => "technical",
-        FailureClass::Mandate => "mandate",
-    }
-}
-
-fn handling_code(h: Handling) -> &'static str {
-    match h {
-        Handling::Normal => "normal",
-        Handling::Duplicate => "duplicate",
-        Handling::Pending => "pending",
-    }
 }
 
 #[cfg(test)]

@@ -186,3 +186,38 @@ fn broken_tables_are_refused_naming_the_line_and_field() {
     assert!(FailureTable::from_csv("a,b\n").is_err_and(|e| e.field == "header"));
     assert!(FailureTable::from_csv("").is_err());
 }
+
+#[test]
+fn a_table_has_rows_and_descriptions_without_spaces_at_either_end() {
+    let head = COLUMNS.join(",");
+    let e = FailureTable::from_csv(&format!("{head}\n")).err();
+    assert!(e.is_some_and(|e| e.code == "failure.rows"));
+    let r = seed().rules().next().cloned().unwrap();
+    for description in [" padded", "", &"x".repeat(MAX_DESCRIPTION + 1)] {
+        let row = FailureRule {
+            description: description.to_owned(),
+            ..r.clone()
+        };
+        assert!(row.check().is_err_and(|e| e.code == "failure.description"));
+    }
+    // Characters, not bytes: 300 of them fit whatever their width.
+    let wide = FailureRule {
+        description: "₹".repeat(MAX_DESCRIPTION),
+        ..r.clone()
+    };
+    assert!(wide.check().is_ok());
+    assert!(FailureTable::new(vec![wide]).is_ok());
+}
+
+#[test]
+fn every_class_and_handling_has_one_code_and_every_reason_a_message() {
+    for c in FailureClass::ALL {
+        assert_eq!(FailureClass::from_code(c.code()), Some(c));
+    }
+    for h in Handling::ALL {
+        assert_eq!(Handling::from_code(h.code()), Some(h));
+    }
+    for r in <Reason as strum::VariantArray>::VARIANTS {
+        assert!(!r.borrower_message().is_empty());
+    }
+}

@@ -116,20 +116,11 @@ pub fn final_failure(failure: &Classified) -> Option<String> {
         Action::Retry | Action::RetryQuietly => None,
         other => Some(format!(
             "{} failure {} ({}): {}",
-            class_name(failure.class),
+            failure.class.code(),
             failure.code,
             <&str>::from(failure.reason),
             <&str>::from(other)
         )),
-    }
-}
-
-pub fn class_name(c: FailureClass) -> &'static str {
-    match c {
-        FailureClass::Soft => "soft",
-        FailureClass::Hard => "hard",
-        FailureClass::Technical => "technical",
-        FailureClass::Mandate => "mandate",
     }
 }
 

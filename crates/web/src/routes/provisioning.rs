@@ -1,5 +1,6 @@
 //! `/v1/provisioning`: the book's provisioning table, which the close of business provisions
-//! at. The ledger's readers see it; an admin replaces it.
+//! at. The ledger's readers see it; an admin proposes a replacement, which a second admin
+//! approves.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,6 +8,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use loanbook_app::RequestMeta;
 use loanbook_app::provisioning::{ProvisioningView, SetProvisioning};
+use loanbook_app::views::HeldView;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -34,12 +36,16 @@ pub(crate) async fn provisioning(
     Ok(Json(s.app.provisioning(&p).await?))
 }
 
-/// Replace the book's provisioning table (admin only): with a preset's rates or a whole table of
-/// the lender's own, and each product's provisioning category. The next close provisions at it.
+/// Propose replacing the book's provisioning table (admin only): with a preset's rates or a
+/// whole table of the lender's own, and each product's provisioning category. The replacement
+/// is checked in full and held for a second admin's approval (`/v1/approvals`); approved, it
+/// is written and the next close provisions at it. `?dry_run=true` answers with the table as
+/// it would be and holds nothing.
 #[utoipa::path(put, path = "/v1/provisioning", tag = "eod", request_body = SetProvisioning,
     params(DryRun), security(("bearer" = [])),
     responses(
-        (status = 200, description = "The table now (on a dry run, as it would be)",
+        (status = 202, description = "Held for a second admin's approval", body = HeldView),
+        (status = 200, description = "Dry run: the table as it would be",
             body = ProvisioningView),
         Problems))]
 pub(crate) async fn set_provisioning(
