@@ -2,20 +2,21 @@
 //! attempts on the policy's days, payments and bounce charges posted as commands, failures
 //! classified by the table, and the rail's rules kept.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use common::admin;
 use jiff::civil::{Date, date};
 use loanbook_app::collections::{Account, BankReply, Collector, CollectorSetup, DebitBank};
 use loanbook_app::eod::{CloseOptions, Quiet};
-use loanbook_app::servicing::BookLoan;
-use loanbook_app::{App, FixedClock, Principal, RequestMeta, Role};
+use loanbook_app::{App, FixedClock};
 use loanbook_domain::collections::{
     FixedPolicy, Mandate, MandateFrequency, MandateKind, MandateStatus, Slot,
 };
-use loanbook_store::User;
 use loanbook_store::testing::TestDatabase;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const START: Date = date(2026, 1, 10);
 
@@ -45,36 +46,8 @@ fn returned(code: &str) -> BankReply {
     }
 }
 
-fn admin() -> Principal {
-    Principal {
-        user: User {
-            id: "t".into(),
-            name: "t".into(),
-            role: "admin".into(),
-            partner_id: None,
-            created_at: String::new(),
-        },
-        role: Role::Admin,
-    }
-}
-
 async fn book(app: &App, number: &str) -> String {
-    let cmd: BookLoan = serde_json::from_value(json!({
-        "loan_number": number,
-        "terms": {
-            "currency": "INR", "principal": "100000.00", "annual_rate": "15", "method": "emi",
-            "installments": 12, "frequency": "monthly", "disbursement_date": START.to_string(),
-            "interest_basis": "equal_periods",
-            "rounding": { "installment": { "mode": "half_up", "multiple": "1" }, "interest": "half_up" }
-        },
-        "events": [{ "type": "disbursement", "date": START.to_string(), "amount": "100000.00" }]
-    }))
-    .unwrap();
-    let booked = app
-        .book_loan(&admin(), &cmd, &RequestMeta::default())
-        .await
-        .unwrap();
-    booked.result().unwrap().id.clone()
+    common::book(app, number, START).await
 }
 
 fn account(loan_id: &str, kind: MandateKind) -> Account {

@@ -16,6 +16,7 @@ mod replay;
 mod service;
 mod sim;
 mod sim_collections;
+mod sim_debits;
 
 #[derive(Parser)]
 #[command(

@@ -51,6 +51,10 @@ pub enum SimCommand {
     /// demands, debits through a simulated bank under a fixed or an adaptive policy, retries,
     /// payments and bounce charges; prints what the policy achieved.
     Collections(crate::sim_collections::CollectionsArgs),
+    /// Present the book's due demands in a NACH debit file, answer it as a simulated sponsor
+    /// bank would (a share returned), and apply the response to the book in bulk, twice (the
+    /// second time must change nothing); prints what each application did and how fast.
+    DebitFile(crate::sim_debits::DebitFileArgs),
 }
 
 #[derive(Args)]
@@ -138,6 +142,7 @@ pub fn run(cmd: &SimCommand) -> Result<(), Failure> {
     match cmd {
         SimCommand::Book(args) => book(args),
         SimCommand::Collections(args) => crate::sim_collections::run(args),
+        SimCommand::DebitFile(args) => crate::sim_debits::run(args),
     }
 }
 

@@ -340,3 +340,55 @@ fn a_format_1_snapshot_is_refused_by_name() {
     assert_eq!(err, SnapshotError::Format { found: 1 });
     assert!(err.to_string().contains("take a new snapshot"), "{err}");
 }
+
+/// Instalments are written as arrays of their fields, and a snapshot that names them (as earlier
+/// builds wrote them) still reads, to the same engine.
+#[test]
+fn instalments_are_written_compactly_and_read_either_way() {
+    let t = Terms::from_json(
+        r#"{"currency": "INR", "principal": "120000.00", "annual_rate": "12", "method": "emi",
+            "installments": 12, "frequency": "monthly", "disbursement_date": "2024-01-01"}"#,
+    )
+    .expect("terms");
+    let disbursed = Event::from_json_value(
+        &serde_json::json!({"type": "disbursement", "date": "2024-01-01", "amount": "120000.00"}),
+        t.currency,
+    )
+    .expect("event");
+    let day = Date::new(2024, 3, 15).expect("date");
+    let snapshot = Snapshot::take(&t, &[disbursed], day).expect("snapshot");
+    let json = snapshot.to_json().expect("encodes");
+    let mut doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let dues = doc["engine"]["dues"].as_array_mut().expect("dues");
+    assert_eq!(dues.len(), 12);
+    assert!(dues.iter().all(serde_json::Value::is_array), "{}", dues[0]);
+    let names = [
+        "number",
+        "due_date",
+        "seq",
+        "principal",
+        "interest",
+        "paid_principal",
+        "paid_interest",
+        "waived_interest",
+        "capitalised",
+        "capitalises",
+        "opening_balance",
+        "annual_rate",
+        "moratorium",
+        "penal_levied",
+    ];
+    for due in dues.iter_mut() {
+        let fields = due.as_array().expect("array").clone();
+        assert_eq!(fields.len(), names.len());
+        *due = serde_json::Value::Object(names.iter().map(|n| n.to_string()).zip(fields).collect());
+    }
+    let named = serde_json::to_string(&doc).expect("named");
+    assert!(
+        named.len() > json.len() * 2,
+        "{} vs {}",
+        named.len(),
+        json.len()
+    );
+    assert_eq!(Snapshot::from_json(&named).expect("reads"), snapshot);
+}

@@ -300,6 +300,14 @@ pub trait Eod: Send + Sync {
         ids: &[String],
     ) -> Result<Vec<EodLoan>, StoreError>;
 
+    /// The named loans of the book as a command resumes them: [`Eod::eod_loans_named`] without
+    /// their marks (`mark` is `None`).
+    async fn loans_to_resume(
+        &self,
+        book_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<EodLoan>, StoreError>;
+
     /// The summary accruals planned for `day`, by product and NPA flag (zero sums left out).
     async fn planned_accruals(
         &self,

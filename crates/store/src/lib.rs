@@ -8,9 +8,10 @@
 //! [`audit`]), the outbox, users and API tokens, the close of business's runs and progress, and
 //! the general ledger. [`Store`] is the sum of role traits, one per aggregate ([`Books`], [`Users`],
 //! [`Tokens`], [`Loans`], [`Applications`], [`Idempotency`], [`Approvals`], [`Catalogue`],
-//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`], [`Provisioning`], [`Mandates`]);
-//! `use loanbook_store::prelude::*` brings them all into scope. Every loan command is written by [`Loans::commit`] in one
-//! transaction, every application command by [`Applications::commit_application`].
+//! [`Outbox`], [`AuditLog`], [`Eod`], [`Gl`], [`Provisioning`], [`Mandates`],
+//! [`FailureTables`]); `use loanbook_store::prelude::*` brings them all into scope. Every loan
+//! command is written by [`Loans::commit`] in one transaction (many at once by
+//! [`Loans::commit_batch`]), every application command by [`Applications::commit_application`].
 
 #![cfg_attr(
     not(test),
@@ -63,7 +64,7 @@ pub use failure_table::{FailureTables, SEED_VERSION, StoredFailureTable};
 pub use gl::{AccountBalance, Gl, GlLine, LoanAccountBalance, NewGlLine};
 pub use idempotency::{IN_PROGRESS, Idempotency, IdempotencyRecord, KeyReservation};
 pub use loans::{
-    CommandWrite, LoanFilter, LoanListing, LoanRecord, Loans, NewEvent,
+    CommandWrite, LoanFilter, LoanListing, LoanRecord, Loans, MAX_BATCH_WRITES, NewEvent,
     NewSnapshot, Projection, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, SnapshotRecord, StoredEvent,
 };
 pub use mandates::{MandateChange, MandateEvent, MandateRecord, MandateWriteMeta, Mandates};

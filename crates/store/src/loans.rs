@@ -87,6 +87,9 @@ pub const SNAPSHOTS_KEPT: i64 = 4;
 /// per block.
 pub const SNAPSHOT_BLOCK: i64 = 100;
 
+/// Most writes one [`Loans::commit_batch`] call takes.
+pub const MAX_BATCH_WRITES: usize = 20_000;
+
 /// Everything one loan command writes, atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandWrite {
@@ -138,6 +141,12 @@ pub trait Loans: Send + Sync {
     /// sequence numbers, the projection, the snapshot, the chained audit record, the outbox
     /// and the idempotency record. Returns the sequence numbers of the appended events.
     async fn commit(&self, write: &CommandWrite) -> Result<Vec<i64>, StoreError>;
+
+    /// Write many loan commands in one transaction, all or none, as [`Loans::commit`] writes
+    /// each: a loan's writes in the batch chain on its version in order. A batch carries events
+    /// on booked loans only (no booking, approval, application step or idempotency record: the
+    /// caller keys the batch as a whole) and at most [`MAX_BATCH_WRITES`] writes.
+    async fn commit_batch(&self, writes: &[CommandWrite]) -> Result<(), StoreError>;
 
     async fn loan(&self, id: &str) -> Result<Option<LoanRecord>, StoreError>;
     async fn events(&self, loan_id: &str) -> Result<Vec<StoredEvent>, StoreError>;

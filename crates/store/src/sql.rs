@@ -32,6 +32,8 @@ mod books;
 mod bulk;
 mod catalogue;
 mod command;
+mod command_batch;
+mod copy;
 mod eod;
 mod eod_borrowers;
 mod eod_loans;
@@ -158,8 +160,12 @@ impl PgStore {
     }
 
     pub async fn open_with(url: &str, open: &OpenOptions) -> Result<PgStore, StoreError> {
+        // No JIT: every query here is short, and the planner's estimate for a chunk's reads
+        // (thousands of loans joined to their events) crosses the JIT threshold, so a 20 ms read
+        // would spend 80 ms compiling itself.
         let mut options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
+            .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
+            .options([("jit", "off")]);
         if open.read_only {
             options = options.options([("default_transaction_read_only", "on")]);
         }

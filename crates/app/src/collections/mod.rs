@@ -18,6 +18,7 @@ pub mod failure_table;
 pub mod likelihood;
 pub mod mandates;
 mod metrics;
+pub mod responses;
 mod run;
 
 pub use metrics::{ByAttempt, FailedByClass, Metrics};

@@ -13,14 +13,15 @@ use utoipa::ToSchema;
 use std::time::Duration;
 
 use loanbook_domain::events::{Event, EventKind};
-use loanbook_domain::loan::{self, EffectKind};
+use loanbook_domain::loan;
 use loanbook_domain::terms::Terms;
 use loanbook_store::{CommandWrite, Decision, NewEvent, NewOutbox, StoreError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::resume::{ResumePoint, Resumption};
 use super::{
-    action_for, check_dates, event_message, history_state, projection, refused, state_doc,
+    action_for, check_dates, class_message, class_moved, event_message, history_state, projection,
+    refused, state_doc,
 };
 use crate::auth::Action;
 use crate::views::{CommandOutcome, CommandResult, Document, SeqEvent};
@@ -641,12 +642,7 @@ impl App {
         applied: &Resumption,
         business_date: Date,
     ) -> Result<Vec<NewOutbox>, AppError> {
-        let moved = applied.effects.iter().any(|e| {
-            e.event.is_none()
-                && e.date >= new.date
-                && matches!(e.kind, EffectKind::ClassChanged { .. })
-        });
-        if !moved {
+        if !class_moved(&applied.effects, new) {
             return Ok(Vec::new());
         }
         let Ok(before) = self
@@ -655,16 +651,14 @@ impl App {
         else {
             return Ok(Vec::new());
         };
-        let (from, to) = (before.state.classification, applied.state.classification);
-        if from == to {
-            return Ok(Vec::new());
-        }
-        Ok(vec![NewOutbox {
-            id: uuid::Uuid::now_v7().to_string(),
-            loan_id: Some(loan_id.to_owned()),
-            topic: "loan.class_changed".into(),
-            payload: json!({"loan_id": loan_id, "from": from.name(), "to": to.name(), "as_of": business_date.to_string()}).to_string(),
-        }])
+        Ok(class_message(
+            loan_id,
+            before.state.classification,
+            applied.state.classification,
+            business_date,
+        )
+        .into_iter()
+        .collect())
     }
 }
 

@@ -2,6 +2,7 @@
 //! engine against the loan's whole history on every date up to the business date, so nothing
 //! that cannot be read back is ever written.
 
+pub mod batch;
 pub mod booking;
 pub mod commands;
 mod queries;
@@ -108,6 +109,33 @@ pub(crate) fn event_message(
         })
         .to_string(),
     }
+}
+
+/// Whether the engine's day-ends from `new`'s date on moved the loan's class: only then can the
+/// event have changed it by the business date.
+pub(crate) fn class_moved(effects: &[loan::Effect], new: &Event) -> bool {
+    effects.iter().any(|e| {
+        e.event.is_none()
+            && e.date >= new.date
+            && matches!(e.kind, loan::EffectKind::ClassChanged { .. })
+    })
+}
+
+/// The `loan.class_changed` message of a command that moved the loan from class `from` to `to`
+/// on the business date (none when they are the same).
+pub(crate) fn class_message(
+    loan_id: &str,
+    from: loanbook_domain::delinquency::Classification,
+    to: loanbook_domain::delinquency::Classification,
+    business_date: Date,
+) -> Option<NewOutbox> {
+    (from != to).then(|| NewOutbox {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: Some(loan_id.to_owned()),
+        topic: "loan.class_changed".into(),
+        payload: json!({"loan_id": loan_id, "from": from.name(), "to": to.name(), "as_of": business_date.to_string()})
+            .to_string(),
+    })
 }
 
 /// The queryable projection of a loan at `version` in state `s`, as every command writes it.

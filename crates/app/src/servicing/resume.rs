@@ -64,6 +64,67 @@ fn decode_events(
         .collect()
 }
 
+/// Whether a write on `business_date` should carry a snapshot: it does once enough events lie
+/// before the business date after `point`'s snapshot (`added`: the events the write adds), or
+/// with the first events of a loan. Returns the stored version it would cover and the eve.
+pub(crate) fn snapshot_wanted(
+    point: &ResumePoint,
+    added: &[Event],
+    business_date: Date,
+) -> Option<(i64, Date)> {
+    let eve = business_date.yesterday().ok()?;
+    let covered = point
+        .tail
+        .iter()
+        .chain(added)
+        .take_while(|e| e.date <= eve)
+        .count();
+    // The first snapshot as soon as there is a day to cover, then one every so many events.
+    let first = point.snapshot.version == 0 && covered > 0;
+    if (covered < SNAPSHOT_EVERY && !first) || point.snapshot.engine.day.is_some_and(|d| d > eve) {
+        return None;
+    }
+    Some((point.snapshot.version + covered as i64, eve))
+}
+
+/// What taking a snapshot from one start gave.
+pub(crate) enum Taken {
+    Snapshot((Arc<Snapshot>, NewSnapshot)),
+    /// The start cannot carry the events: one before this day can.
+    NeedsEarlier(Date),
+    Refused,
+}
+
+/// The engine at the end of `eve` over the stored events up to version `target`, resumed from
+/// `start` (pure).
+pub(crate) fn snapshot_through(
+    loan_id: &str,
+    terms: &Terms,
+    start: &ResumePoint,
+    added: &[Event],
+    target: i64,
+    eve: Date,
+) -> Result<Taken, AppError> {
+    let take = usize::try_from(target - start.snapshot.version).unwrap_or(0);
+    let prefix: Vec<Event> = start.tail.iter().chain(added).take(take).cloned().collect();
+    Ok(match loan::resume(terms, &start.snapshot, &prefix, eve) {
+        Ok(Resumed::Applied(r)) => {
+            let snapshot = r.snapshot;
+            let engine = snapshot
+                .to_json()
+                .map_err(|e| corrupt(format!("snapshot of loan `{loan_id}`: {e}")))?;
+            let record = NewSnapshot {
+                version: snapshot.version,
+                day: snapshot.day.to_string(),
+                engine,
+            };
+            Taken::Snapshot((Arc::new(snapshot), record))
+        }
+        Ok(Resumed::NeedsEarlier(need)) => Taken::NeedsEarlier(need.before),
+        Err(_) => Taken::Refused,
+    })
+}
+
 impl App {
     /// The loan's resume point: the snapshot cached here when there is one (the events after it
     /// read in one round trip), else the store's newest (`before`: the newest whose day is
@@ -181,50 +242,22 @@ impl App {
         added: &[Event],
         business_date: Date,
     ) -> Result<Option<(Arc<Snapshot>, NewSnapshot)>, AppError> {
-        let Ok(eve) = business_date.yesterday() else {
+        let Some((target, eve)) = snapshot_wanted(point, added, business_date) else {
             return Ok(None);
         };
-        let covered = point
-            .tail
-            .iter()
-            .chain(added)
-            .take_while(|e| e.date <= eve)
-            .count();
-        // The first snapshot as soon as there is a day to cover, then one every so many events.
-        let first = point.snapshot.version == 0 && covered > 0;
-        if (covered < SNAPSHOT_EVERY && !first)
-            || point.snapshot.engine.day.is_some_and(|d| d > eve)
-        {
-            return Ok(None);
-        }
-        // The stored version the snapshot will cover (the added events are written with it).
-        let target = point.snapshot.version + covered as i64;
         let mut start = ResumePoint {
             snapshot: point.snapshot.clone(),
             tail: point.tail.clone(),
         };
         for tries in 0..=EARLIER_TRIES + 1 {
-            let take = usize::try_from(target - start.snapshot.version).unwrap_or(0);
-            let prefix: Vec<Event> = start.tail.iter().chain(added).take(take).cloned().collect();
-            let need = match loan::resume(terms, &start.snapshot, &prefix, eve) {
-                Ok(Resumed::Applied(r)) => {
-                    let snapshot = r.snapshot;
-                    let engine = snapshot
-                        .to_json()
-                        .map_err(|e| corrupt(format!("snapshot of loan `{loan_id}`: {e}")))?;
-                    let record = NewSnapshot {
-                        version: snapshot.version,
-                        day: snapshot.day.to_string(),
-                        engine,
-                    };
-                    return Ok(Some((Arc::new(snapshot), record)));
-                }
-                Ok(Resumed::NeedsEarlier(need)) if start.snapshot.version > 0 => need,
+            let need = match snapshot_through(loan_id, terms, &start, added, target, eve)? {
+                Taken::Snapshot(s) => return Ok(Some(s)),
+                Taken::NeedsEarlier(before) if start.snapshot.version > 0 => before,
                 // The write itself was checked; a snapshot that cannot be taken is only skipped.
-                Ok(Resumed::NeedsEarlier(_)) | Err(_) => return Ok(None),
+                Taken::NeedsEarlier(_) | Taken::Refused => return Ok(None),
             };
             start = if tries < EARLIER_TRIES {
-                self.resume_point(loan_id, terms, Some(need.before)).await?
+                self.resume_point(loan_id, terms, Some(need)).await?
             } else {
                 self.resume_point(loan_id, terms, Some(Date::MIN)).await?
             };

@@ -45,7 +45,12 @@ impl Status {
 }
 
 /// A scheduled instalment with what has been paid against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Written as an array of its fields in order (see the `Serialize` impl below): a snapshot holds
+/// one per instalment, and the array is a third of the size of the named form. Read back by the
+/// derived `Deserialize`, which takes the array and the named form alike, so snapshots written
+/// either way resume.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Due {
     pub number: u32,
     pub due_date: Date,
@@ -67,6 +72,28 @@ pub struct Due {
     pub annual_rate: Decimal,
     pub moratorium: bool,
     pub penal_levied: bool,
+}
+
+impl Serialize for Due {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (
+            self.number,
+            self.due_date,
+            self.seq,
+            self.principal,
+            self.interest,
+            self.paid_principal,
+            self.paid_interest,
+            self.waived_interest,
+            self.capitalised,
+            self.capitalises,
+            self.opening_balance,
+            self.annual_rate,
+            self.moratorium,
+            self.penal_levied,
+        )
+            .serialize(serializer)
+    }
 }
 
 impl Due {

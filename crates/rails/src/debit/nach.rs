@@ -36,7 +36,7 @@ use crate::payout::is_ifsc;
 
 mod response;
 
-pub use response::{read_presentation, read_response, read_response_to};
+pub use response::{read_presentation, read_response, read_response_to, respond_to};
 
 /// The width of every record.
 pub const RECORD_LEN: usize = 306;

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use sqlx::Sqlite;
 use sqlx::query_builder::Separated;
 
+use super::copy::copy_rows;
 use super::{PgStore, SqliteStore, db_err, is_unique_violation};
 use crate::bulk::{check_batch, command_id};
 use crate::{BookOpening, Bulk, BulkLoan, EodMark, NewGlLine, RUN_DONE, StoreError};
@@ -220,78 +221,6 @@ impl Bulk for SqliteStore {
     }
 }
 
-/// Rows in PostgreSQL's COPY text format: fields separated by tabs, rows by newlines,
-/// backslash, tab, newline and carriage return escaped, `\N` for NULL.
-#[derive(Default)]
-struct CopyText {
-    buf: Vec<u8>,
-    /// Whether the row being written has a field yet.
-    started: bool,
-}
-
-impl CopyText {
-    fn sep(&mut self) {
-        if self.started {
-            self.buf.push(b'\t');
-        }
-        self.started = true;
-    }
-
-    fn text(&mut self, s: &str) -> &mut Self {
-        self.sep();
-        let bytes = s.as_bytes();
-        if !bytes
-            .iter()
-            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
-        {
-            self.buf.extend_from_slice(bytes);
-            return self;
-        }
-        for &b in bytes {
-            match b {
-                b'\\' => self.buf.extend_from_slice(b"\\\\"),
-                b'\t' => self.buf.extend_from_slice(b"\\t"),
-                b'\n' => self.buf.extend_from_slice(b"\\n"),
-                b'\r' => self.buf.extend_from_slice(b"\\r"),
-                _ => self.buf.push(b),
-            }
-        }
-        self
-    }
-
-    fn opt(&mut self, s: Option<&str>) -> &mut Self {
-        match s {
-            Some(s) => self.text(s),
-            None => {
-                self.sep();
-                self.buf.extend_from_slice(b"\\N");
-                self
-            }
-        }
-    }
-
-    fn int(&mut self, n: i64) -> &mut Self {
-        self.sep();
-        self.buf.extend_from_slice(n.to_string().as_bytes());
-        self
-    }
-
-    fn opt_int(&mut self, n: Option<i64>) -> &mut Self {
-        match n {
-            Some(n) => self.int(n),
-            None => self.opt(None),
-        }
-    }
-
-    fn end(&mut self) {
-        self.buf.push(b'\n');
-        self.started = false;
-    }
-}
-
-/// Bytes of COPY data sent at a time.
-const COPY_PIECE: usize = 1 << 20;
-
 impl PgStore {
     /// The loans' marks and opening GL lines, by COPY.
     async fn copy_ledger(
@@ -300,7 +229,7 @@ impl PgStore {
         loans: &[BulkLoan],
     ) -> Result<(), StoreError> {
         let marks: Vec<&EodMark> = loans.iter().filter_map(|l| l.mark.as_ref()).collect();
-        Self::copy_rows(tx, MARK_COLUMNS, &marks, |c, m| {
+        copy_rows(batch_err, tx, MARK_COLUMNS, &marks, |c, m| {
             c.text(&m.loan_id)
                 .int(m.version)
                 .text(&m.day)
@@ -321,7 +250,7 @@ impl PgStore {
         })
         .await?;
         let lines: Vec<&NewGlLine> = loans.iter().flat_map(|l| l.gl_lines.iter()).collect();
-        Self::copy_rows(tx, GL_COLUMNS, &lines, |c, l| {
+        copy_rows(batch_err, tx, GL_COLUMNS, &lines, |c, l| {
             c.text(book_id)
                 .text(&l.entry_id)
                 .int(i64::from(l.line_no))
@@ -339,32 +268,6 @@ impl PgStore {
         .await?;
         Ok(())
     }
-
-    /// Stream `rows` into `table` with one COPY.
-    async fn copy_rows<T: Sync>(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        table: &str,
-        rows: &[T],
-        write: impl Fn(&mut CopyText, &T) + Send + Sync,
-    ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut text = CopyText::default();
-        for row in rows {
-            write(&mut text, row);
-            text.end();
-        }
-        let mut copy = tx
-            .copy_in_raw(&format!("COPY {table} FROM STDIN"))
-            .await
-            .map_err(batch_err)?;
-        for piece in text.buf.chunks(COPY_PIECE) {
-            copy.send(piece).await.map_err(batch_err)?;
-        }
-        copy.finish().await.map_err(batch_err)?;
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -373,7 +276,7 @@ impl Bulk for PgStore {
         check_batch(book_id, loans)?;
         let mut tx = Self::begin_write(self.writer()).await?;
         Self::prefer_lz4(&mut tx).await?;
-        Self::copy_rows(&mut tx, LOAN_COLUMNS, loans, |c, l| {
+        copy_rows(batch_err, &mut tx, LOAN_COLUMNS, loans, |c, l| {
             let r = &l.record;
             c.text(&r.id)
                 .text(&r.book_id)
@@ -387,7 +290,8 @@ impl Bulk for PgStore {
                 .opt(r.application_id.as_deref());
         })
         .await?;
-        Self::copy_rows(
+        copy_rows(
+            batch_err,
             &mut tx,
             PARTNER_COLUMNS,
             &partner_rows(loans),
@@ -396,7 +300,8 @@ impl Bulk for PgStore {
             },
         )
         .await?;
-        Self::copy_rows(
+        copy_rows(
+            batch_err,
             &mut tx,
             EVENT_COLUMNS,
             &event_rows(loans),
@@ -410,7 +315,7 @@ impl Bulk for PgStore {
             },
         )
         .await?;
-        Self::copy_rows(&mut tx, PROJECTION_COLUMNS, loans, |c, l| {
+        copy_rows(batch_err, &mut tx, PROJECTION_COLUMNS, loans, |c, l| {
             let p = &l.projection;
             c.text(&p.loan_id)
                 .int(p.version)
@@ -423,7 +328,8 @@ impl Bulk for PgStore {
                 .text(&p.state);
         })
         .await?;
-        Self::copy_rows(
+        copy_rows(
+            batch_err,
             &mut tx,
             SNAPSHOT_COLUMNS,
             &snapshot_rows(loans),

@@ -28,7 +28,7 @@ use crate::{AuditEntry, CommandWrite, NewOutbox, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT,
 
 /// The audit entry a command's record seals, with the events as written here whatever the
 /// caller said, the hash of those events and the booked terms' hash.
-fn command_entry(w: &CommandWrite) -> (AuditEntry, String, Option<String>, Vec<i64>) {
+pub(super) fn command_entry(w: &CommandWrite) -> (AuditEntry, String, Option<String>, Vec<i64>) {
     let seqs: Vec<i64> = (1..=w.events.len() as i64)
         .map(|k| w.expected_version + k)
         .collect();
@@ -52,7 +52,7 @@ fn command_entry(w: &CommandWrite) -> (AuditEntry, String, Option<String>, Vec<i
 }
 
 /// A snapshot covers some of the loan's events, at most all of them after this command.
-fn check_snapshot(w: &CommandWrite) -> Result<(), StoreError> {
+pub(super) fn check_snapshot(w: &CommandWrite) -> Result<(), StoreError> {
     let after = w.expected_version + w.events.len() as i64;
     match &w.snapshot {
         Some(s) if s.version < 1 || s.version > after => Err(StoreError::Corrupt(format!(

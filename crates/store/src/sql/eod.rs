@@ -416,13 +416,11 @@ macro_rules! sql_eod {
             }
 
             async fn eod_loans_named(&self, book_id: &str, ids: &[String]) -> Result<Vec<EodLoan>, StoreError> {
-                let mut tx = self.reader().begin_with($read_begin).await.map_err(db_err)?;
-                let mut loans = Self::named_loans(&mut tx, book_id, ids).await?;
-                if !loans.is_empty() {
-                    Self::attach_history(&mut tx, &mut loans).await?;
-                }
-                tx.commit().await.map_err(db_err)?;
-                Ok(loans)
+                self.named_with_history($read_begin, book_id, ids, true).await
+            }
+
+            async fn loans_to_resume(&self, book_id: &str, ids: &[String]) -> Result<Vec<EodLoan>, StoreError> {
+                self.named_with_history($read_begin, book_id, ids, false).await
             }
 
             async fn planned_accruals(&self, book_id: &str, day: &str) -> Result<Vec<crate::PlannedAccrual>, StoreError> {

@@ -129,18 +129,32 @@ macro_rules! sql_eod_loans {
                 ids: &[String],
             ) -> Result<Vec<EodLoan>, StoreError> {
                 let mut out = Vec::new();
+                let postgres = <$db as sqlx::Database>::NAME == "PostgreSQL";
                 for batch in ids.chunks(MARKS_PER_INSERT) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(concat!(
                         "SELECT l.id, l.product_id, l.borrower_id, l.terms, ",
                         $partners,
-                        " AS partners FROM loans l WHERE l.book_id = "
+                        " AS partners FROM "
                     ));
-                    q.push_bind(book_id.to_owned()).push(" AND l.id IN (");
-                    let mut names = q.separated(", ");
-                    for id in batch {
-                        names.push_bind(id.clone());
+                    if postgres {
+                        // One index lookup a loan (see `attach_events`).
+                        q.push("(");
+                        q.push_values(batch, |mut b, id| {
+                            b.push_bind(id.clone());
+                        });
+                        q.push(") AS v (id) CROSS JOIN LATERAL (SELECT * FROM loans x WHERE x.id = v.id OFFSET 0) AS l WHERE l.book_id = ")
+                            .push_bind(book_id.to_owned());
+                    } else {
+                        q.push("loans l WHERE l.book_id = ")
+                            .push_bind(book_id.to_owned())
+                            .push(" AND l.id IN (");
+                        let mut names = q.separated(", ");
+                        for id in batch {
+                            names.push_bind(id.clone());
+                        }
+                        q.push(")");
                     }
-                    q.push(") ORDER BY l.id");
+                    q.push(" ORDER BY l.id");
                     let rows: Vec<LoanRow> =
                         q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
                     out.extend(rows.into_iter().map(LoanRow::loan));
@@ -148,17 +162,65 @@ macro_rules! sql_eod_loans {
                 out.sort_by(|a, b| a.loan_id.cmp(&b.loan_id));
                 Ok(out)
             }
+            /// The named loans of the book with their history (and their marks when `marks`), in
+            /// one read transaction begun with `begin`.
+            pub(super) async fn named_with_history(
+                &self,
+                begin: &str,
+                book_id: &str,
+                ids: &[String],
+                marks: bool,
+            ) -> Result<Vec<EodLoan>, StoreError> {
+                let mut tx = self.reader().begin_with(begin.to_owned()).await.map_err(db_err)?;
+                let mut loans = Self::named_loans(&mut tx, book_id, ids).await?;
+                if !loans.is_empty() {
+                    Self::attach_events(&mut tx, &mut loans).await?;
+                    if marks {
+                        Self::attach_marks(&mut tx, &mut loans).await?;
+                    }
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(loans)
+            }
+
             /// Give each loan its newest snapshot, the events after it and its mark: one query each.
             pub(super) async fn attach_history(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 loans: &mut [EodLoan],
             ) -> Result<(), StoreError> {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT s.loan_id, s.version, s.day, s.engine, s.created_at FROM loan_snapshots s \
-                     WHERE s.version = (SELECT MAX(n.version) FROM loan_snapshots n WHERE n.loan_id = s.loan_id) \
-                     AND s.loan_id IN (",
-                );
-                push_ids(&mut q, loans);
+                Self::attach_events(tx, loans).await?;
+                Self::attach_marks(tx, loans).await
+            }
+
+            /// Give each loan its newest snapshot and the events after it.
+            async fn attach_events(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                loans: &mut [EodLoan],
+            ) -> Result<(), StoreError> {
+                // PostgreSQL plans an `IN` list of a chunk's loans as a scan of the whole table once
+                // the book is small against the list (a few percent of its loans); a lateral read
+                // per loan keeps to the index (`OFFSET 0` keeps the planner from flattening it back
+                // into a join).
+                let postgres = <$db as sqlx::Database>::NAME == "PostgreSQL";
+                let mut q = if postgres {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT s.loan_id, s.version, s.day, s.engine, s.created_at FROM (");
+                    q.push_values(loans.iter(), |mut b, l| {
+                        b.push_bind(l.loan_id.clone());
+                    });
+                    q.push(
+                        ") AS v (loan_id) CROSS JOIN LATERAL (SELECT n.loan_id, n.version, n.day, n.engine, n.created_at \
+                         FROM loan_snapshots n WHERE n.loan_id = v.loan_id ORDER BY n.version DESC LIMIT 1) AS s",
+                    );
+                    q
+                } else {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT s.loan_id, s.version, s.day, s.engine, s.created_at FROM loan_snapshots s \
+                         WHERE s.version = (SELECT MAX(n.version) FROM loan_snapshots n WHERE n.loan_id = s.loan_id) \
+                         AND s.loan_id IN (",
+                    );
+                    push_ids(&mut q, loans);
+                    q
+                };
                 let snapshots: Vec<crate::SnapshotRecord> =
                     q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
                 let mut by_loan: HashMap<String, crate::SnapshotRecord> =
@@ -172,11 +234,16 @@ macro_rules! sql_eod_loans {
                     b.push_bind(l.loan_id.clone())
                         .push_bind(l.snapshot.as_ref().map_or(0, |s| s.version));
                 });
-                q.push(
+                q.push(if postgres {
+                    ") SELECT e.loan_id, e.seq, e.value_date, e.event, e.recorded_at, e.command_id \
+                     FROM v CROSS JOIN LATERAL (SELECT a.loan_id, a.seq, a.value_date, a.event, a.recorded_at, a.command_id \
+                     FROM loan_events a WHERE a.loan_id = v.loan_id AND a.seq > v.version OFFSET 0) AS e \
+                     ORDER BY e.loan_id, e.seq"
+                } else {
                     ") SELECT e.loan_id, e.seq, e.value_date, e.event, e.recorded_at, e.command_id \
                      FROM v JOIN loan_events e ON e.loan_id = v.loan_id AND e.seq > v.version \
-                     ORDER BY e.loan_id, e.seq",
-                );
+                     ORDER BY e.loan_id, e.seq"
+                });
                 let events: Vec<crate::StoredEvent> =
                     q.build_query_as().fetch_all(&mut **tx).await.map_err(db_err)?;
                 let mut by_loan: HashMap<String, Vec<crate::StoredEvent>> = HashMap::new();
@@ -186,6 +253,14 @@ macro_rules! sql_eod_loans {
                 for l in loans.iter_mut() {
                     l.events = by_loan.remove(&l.loan_id).unwrap_or_default();
                 }
+                Ok(())
+            }
+
+            /// Give each loan its mark.
+            async fn attach_marks(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                loans: &mut [EodLoan],
+            ) -> Result<(), StoreError> {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     format!("SELECT {MARK_SELECT} FROM eod_marks WHERE loan_id IN ("),
                 );

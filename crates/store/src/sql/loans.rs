@@ -85,6 +85,10 @@ macro_rules! sql_loans {
                 self.write_command(w).await
             }
 
+            async fn commit_batch(&self, writes: &[CommandWrite]) -> Result<(), StoreError> {
+                self.write_commands(writes).await
+            }
+
             async fn loan(&self, id: &str) -> Result<Option<LoanRecord>, StoreError> {
                 let row: Option<LoanRow> = sqlx::query_as(concat!(
                     "SELECT id, book_id, loan_number, borrower_id, product_id, product_version, terms, terms_hash, created_at, application_id, ",

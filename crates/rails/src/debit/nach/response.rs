@@ -321,3 +321,29 @@ pub fn read_response_to(presentation: &str, response: &str) -> Result<ResponseRe
     }
     Ok(read.reconcile(&presented))
 }
+
+/// The response a sponsor bank returns to `presentation`, as a simulator makes it: every detail
+/// record with an item sequence number, a checksum, a flag and a reason code filled in
+/// (`answer` gives the flag, `1` debited, `0` returned or `3` pending, and the two-character
+/// reason for each reference: `00` on a debited item); the header as presented. A line too
+/// short to carry them is left as it is.
+pub fn respond_to(presentation: &str, answer: impl Fn(&str) -> (char, String)) -> String {
+    let mut out = String::with_capacity(presentation.len());
+    for (i, line) in presentation.lines().enumerate() {
+        let mut line = line.to_owned();
+        if i > 0 && line.len() == RECORD_LEN && line.is_ascii() {
+            let reference = cut(&line, 232, REFERENCE_LEN).trim_end().to_owned();
+            let (flag, reason) = answer(&reference);
+            let reason: String = format!("{reason:0>2}").chars().take(2).collect();
+            let filled = format!(
+                "{:010}{:010}{flag}{reason}",
+                4_764_222_450u64 + i as u64,
+                4_081_750_481u64
+            );
+            line.replace_range(133..156, &filled);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

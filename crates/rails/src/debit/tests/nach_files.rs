@@ -3,27 +3,12 @@
 use super::*;
 use crate::debit::fixed::cut;
 
-/// The bank's response to a presentation, as the sponsor bank returns it: every detail record
-/// with NPCI's item sequence number, checksum, flag and reason code filled in (`answer` gives
-/// the flag and reason for each reference); the header as presented.
+/// The bank's response to a presentation (see [`nach::respond_to`]).
 pub(super) fn respond(presentation: &str, answer: impl Fn(&str) -> (char, &'static str)) -> String {
-    let mut out = String::new();
-    for (i, line) in presentation.lines().enumerate() {
-        let mut line = line.to_owned();
-        if i > 0 {
-            let reference = cut(&line, 232, 30).trim_end().to_owned();
-            let (flag, reason) = answer(&reference);
-            let filled = format!(
-                "{:010}{:010}{flag}{reason}",
-                4_764_222_450u64 + i as u64,
-                4_081_750_481u64
-            );
-            line.replace_range(133..156, &filled);
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+    nach::respond_to(presentation, |r| {
+        let (flag, reason) = answer(r);
+        (flag, reason.to_owned())
+    })
 }
 
 pub(super) fn returned(code: &str, text: &str) -> DebitOutcome {
