@@ -56,6 +56,7 @@ pub const TOPICS: &[&str] = &[
     "loan.borrower_classification",
     "loan.installment_due",
     "loan.mandate_changed",
+    "loan.mandate_status",
     "audit.checkpoint",
     // An application's events, each `application.{event}` (see `app::origination`).
     "application.drafted",

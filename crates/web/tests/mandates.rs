@@ -15,6 +15,7 @@ on_both!(
     readiness_flags_what_cannot_collect,
     illegal_moves_are_refused_and_change_nothing,
     a_replacement_revokes_the_old_and_tells_servicing,
+    a_status_move_tells_servicing,
     roles_and_bad_input,
 );
 
@@ -388,6 +389,67 @@ async fn a_replacement_revokes_the_old_and_tells_servicing(s: Server) {
     assert_eq!(codes(&problem), [pair("action", "mandate.transition")]);
     let (_, after) = s.get(&s.admin, &format!("/v1/loans/{loan}/mandates")).await;
     assert_eq!(after, list);
+}
+
+async fn a_status_move_tells_servicing(s: Server) {
+    let (status, hook) = s
+        .post(
+            &s.admin,
+            "/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/hook", "topics": ["loan.mandate_status"]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let loan = s.booked_loan("LN-M5", rbi_terms()).await;
+    let m = register(&s, &s.admin, &loan, &enach(UMRN)).await;
+    for body in [
+        json!({"action": "activate"}),
+        json!({"action": "revoke", "reason": "borrower cancelled at the bank"}),
+    ] {
+        let (status, moved) = act(&s, &s.admin, &m["id"], body).await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+    }
+    // A refused move says nothing.
+    let (status, _) = act(&s, &s.admin, &m["id"], json!({"action": "resume"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let store = s.app.store().clone();
+    let now = "2100-01-01T00:00:00Z";
+    while store.dispatch_outbox(now, 1_000).await.unwrap() > 0 {}
+    // One delivery at a time to an endpoint, in order: take each and mark it delivered.
+    let mut moves: Vec<(String, String, Value)> = Vec::new();
+    loop {
+        let due = store.due_deliveries(now).await.unwrap();
+        let Some((delivery, message)) = due.first() else {
+            break;
+        };
+        assert_eq!(message.topic, "loan.mandate_status");
+        assert_eq!(message.loan_id.as_deref(), Some(loan.as_str()));
+        let p: Value = serde_json::from_str(&message.payload).unwrap();
+        assert_eq!(p["mandate_id"], m["id"]);
+        moves.push((
+            p["from"].as_str().unwrap_or_default().to_owned(),
+            p["to"].as_str().unwrap_or_default().to_owned(),
+            p["reason"].clone(),
+        ));
+        let delivered = loanbook_store::Attempt::Delivered { at: now.into() };
+        store
+            .record_attempt(&delivery.endpoint_id, delivery.outbox_position, &delivered)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        moves,
+        [
+            ("pending_registration".into(), "active".into(), Value::Null),
+            (
+                "active".into(),
+                "revoked".into(),
+                json!("borrower cancelled at the bank")
+            ),
+        ]
+    );
 }
 
 async fn roles_and_bad_input(s: Server) {

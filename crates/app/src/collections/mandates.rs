@@ -15,7 +15,7 @@ mod views;
 
 pub use views::{
     EventDetail, MandateChanged, MandateDetail, MandateEventView, MandateList, MandateReplaced,
-    MandateView, ReadinessView,
+    MandateStatusChanged, MandateView, ReadinessView,
 };
 
 use loanbook_domain::calendar::Date;
@@ -32,6 +32,9 @@ use crate::{Action, App, AppError, Principal, RequestMeta, corrupt};
 
 /// The topic a replacement is announced on.
 pub const MANDATE_CHANGED: &str = "loan.mandate_changed";
+
+/// The outbox topic of a mandate's status move.
+pub const MANDATE_STATUS: &str = "loan.mandate_status";
 /// The reason an old mandate is revoked with when another replaces it.
 pub const REPLACED: &str = "replaced";
 
@@ -472,7 +475,7 @@ impl App {
                 &meta.digest,
                 vec![],
             )],
-            outbox: vec![],
+            outbox: vec![status_message(&m, &change)?],
             key: self.idempotency(p, meta, &outcome)?,
         };
         match self.store.change_mandate_status(&change, &write).await {
@@ -664,6 +667,24 @@ impl App {
     }
 }
 
+fn status_message(old: &MandateRecord, change: &MandateChange) -> Result<NewOutbox, AppError> {
+    let message = MandateStatusChanged {
+        loan_id: old.loan_id.clone(),
+        mandate_id: old.id.clone(),
+        from: old.status.clone(),
+        to: change.mandate.status.clone(),
+        reason: change.event.reason.clone(),
+        on: change.mandate.status_on.clone().unwrap_or_default(),
+    };
+    Ok(NewOutbox {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: Some(old.loan_id.clone()),
+        topic: MANDATE_STATUS.into(),
+        payload: serde_json::to_string(&message)
+            .map_err(|e| corrupt(format!("{MANDATE_STATUS} message: {e}")))?,
+    })
+}
+
 fn changed_message(old: &MandateRecord, new: &MandateRecord) -> Result<NewOutbox, AppError> {
     let message = MandateChanged {
         loan_id: new.loan_id.clone(),
@@ -730,5 +751,6 @@ mod tests {
     #[test]
     fn the_topic_can_be_subscribed_to() {
         assert!(crate::outbox::TOPICS.contains(&super::MANDATE_CHANGED));
+        assert!(crate::outbox::TOPICS.contains(&super::MANDATE_STATUS));
     }
 }

@@ -123,6 +123,20 @@ pub struct ReadinessView {
     pub problems: Vec<FieldError>,
 }
 
+/// What `loan.mandate_status` carries: a mandate of the loan moved, so that servicing stops
+/// presenting on a paused, revoked, rejected or expired one, and starts on an activated one, at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MandateStatusChanged {
+    pub loan_id: String,
+    pub mandate_id: String,
+    pub from: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The business date of the move.
+    pub on: String,
+}
+
 /// What `loan.mandate_changed` carries: enough for servicing to collect through the new mandate
 /// at once (the account masked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
