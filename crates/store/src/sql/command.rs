@@ -167,13 +167,14 @@ macro_rules! command_sql {
                 );
             }
 
-            fn push_projection(q: &mut sqlx::QueryBuilder<'_, $db>, w: &CommandWrite) {
-                let p = &w.projection;
+            /// The projections of `writes` (one each; a loan at most once), upserted.
+            pub(super) fn push_projections(q: &mut sqlx::QueryBuilder<'_, $db>, writes: &[&CommandWrite]) {
                 q.push(
                     "INSERT INTO loan_projections (loan_id, version, as_of, status, classification, dpd, \
                      principal_outstanding, total_overdue, state) ",
                 );
-                q.push_values([p], |mut b, p| {
+                q.push_values(writes, |mut b, w| {
+                    let p = &w.projection;
                     b.push_bind(w.loan_id.clone())
                         .push_bind(p.version)
                         .push_bind(p.as_of.clone())
@@ -192,9 +193,13 @@ macro_rules! command_sql {
                 );
             }
 
-            fn push_snapshot(q: &mut sqlx::QueryBuilder<'_, $db>, w: &CommandWrite, s: &crate::NewSnapshot) {
+            /// Snapshots of writes' loans, each kept once.
+            pub(super) fn push_snapshots(
+                q: &mut sqlx::QueryBuilder<'_, $db>,
+                rows: &[(&CommandWrite, &crate::NewSnapshot)],
+            ) {
                 q.push("INSERT INTO loan_snapshots (loan_id, version, day, engine, created_at) ");
-                q.push_values([s], |mut b, s| {
+                q.push_values(rows, |mut b, (w, s)| {
                     b.push_bind(w.loan_id.clone())
                         .push_bind(s.version)
                         .push_bind(s.day.clone())
@@ -202,6 +207,28 @@ macro_rules! command_sql {
                         .push_bind(w.at.clone());
                 });
                 q.push(" ON CONFLICT (loan_id, version) DO NOTHING");
+            }
+
+            /// Drop the snapshots of the loans `ids` but the newest [`SNAPSHOTS_KEPT`] and the newest
+            /// of each block of [`SNAPSHOT_BLOCK`] versions, in a statement after the one that
+            /// inserted their new snapshots (so it sees them).
+            pub(super) fn push_prune_loans<'a>(
+                q: &mut sqlx::QueryBuilder<'_, $db>,
+                ids: impl IntoIterator<Item = &'a str>,
+            ) {
+                q.push(format!(
+                    "DELETE FROM loan_snapshots WHERE version < (SELECT k.version FROM loan_snapshots k \
+                     WHERE k.loan_id = loan_snapshots.loan_id ORDER BY k.version DESC LIMIT 1 OFFSET {}) \
+                     AND version NOT IN (SELECT MAX(b.version) FROM loan_snapshots b \
+                     WHERE b.loan_id = loan_snapshots.loan_id GROUP BY b.version / {SNAPSHOT_BLOCK}) \
+                     AND loan_id IN (",
+                    SNAPSHOTS_KEPT - 1
+                ));
+                let mut list = q.separated(", ");
+                for id in ids {
+                    list.push_bind(id.to_owned());
+                }
+                q.push(")");
             }
 
             /// Drop the loan's snapshots but the newest `keep` and the newest of each block of
@@ -286,9 +313,9 @@ impl SqliteStore {
             sqlite_run(&mut tx, v, |q| Self::push_events(q, w, &seqs)).await?;
             sqlite_run(&mut tx, v, |q| Self::push_touched(q, w, &seqs)).await?;
         }
-        sqlite_run(&mut tx, v, |q| Self::push_projection(q, w)).await?;
+        sqlite_run(&mut tx, v, |q| Self::push_projections(q, &[w])).await?;
         if let Some(s) = &w.snapshot {
-            sqlite_run(&mut tx, v, |q| Self::push_snapshot(q, w, s)).await?;
+            sqlite_run(&mut tx, v, |q| Self::push_snapshots(q, &[(w, s)])).await?;
             sqlite_run(&mut tx, v, |q| {
                 Self::push_prune(q, &w.loan_id, SNAPSHOTS_KEPT)
             })
@@ -326,11 +353,11 @@ impl PgStore {
             q.push(" RETURNING 1), ");
         }
         q.push("pr AS (");
-        Self::push_projection(&mut q, w);
+        Self::push_projections(&mut q, &[w]);
         q.push(" RETURNING 1), ");
         if let Some(s) = &w.snapshot {
             q.push("sn AS (");
-            Self::push_snapshot(&mut q, w, s);
+            Self::push_snapshots(&mut q, &[(w, s)]);
             // The pruning does not see the snapshot written beside it: keep one fewer.
             q.push(" RETURNING 1), pn AS (");
             Self::push_prune(&mut q, &w.loan_id, SNAPSHOTS_KEPT - 1);

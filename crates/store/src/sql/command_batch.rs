@@ -18,9 +18,7 @@ use super::{
     write_conflict,
 };
 use crate::audit::{AuditRecord, EventFacts, seal, stream_of};
-use crate::{
-    CommandWrite, MAX_BATCH_WRITES, NewEvent, NewOutbox, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, StoreError,
-};
+use crate::{CommandWrite, MAX_BATCH_WRITES, NewEvent, NewOutbox, StoreError};
 
 /// Rows a multi-row statement carries: under both backends' bind limits for the widest table
 /// (the audit log's 14 columns).
@@ -261,28 +259,8 @@ macro_rules! batch_sql {
                 writes: &[CommandWrite],
             ) -> Result<(), StoreError> {
                 for chunk in last_by_loan(writes).chunks(ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO loan_projections (loan_id, version, as_of, status, classification, dpd, \
-                         principal_outstanding, total_overdue, state) ",
-                    );
-                    q.push_values(chunk, |mut b, w| {
-                        let p = &w.projection;
-                        b.push_bind(w.loan_id.clone())
-                            .push_bind(p.version)
-                            .push_bind(p.as_of.clone())
-                            .push_bind(p.status.clone())
-                            .push_bind(p.classification.clone())
-                            .push_bind(p.dpd)
-                            .push_bind(p.principal_outstanding)
-                            .push_bind(p.total_overdue)
-                            .push_bind(p.state.clone());
-                    });
-                    q.push(
-                        " ON CONFLICT (loan_id) DO UPDATE SET version = excluded.version, as_of = excluded.as_of, \
-                         status = excluded.status, classification = excluded.classification, dpd = excluded.dpd, \
-                         principal_outstanding = excluded.principal_outstanding, total_overdue = excluded.total_overdue, \
-                         state = excluded.state",
-                    );
+                    let mut q = sqlx::QueryBuilder::<$db>::new("");
+                    Self::push_projections(&mut q, chunk);
                     q.build().execute(&mut **tx).await.map_err(db_err)?;
                 }
                 let snapshots: Vec<(&CommandWrite, &crate::NewSnapshot)> = writes
@@ -290,32 +268,11 @@ macro_rules! batch_sql {
                     .filter_map(|w| w.snapshot.as_ref().map(|s| (w, s)))
                     .collect();
                 for chunk in snapshots.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO loan_snapshots (loan_id, version, day, engine, created_at) ",
-                    );
-                    q.push_values(chunk, |mut b, (w, s)| {
-                        b.push_bind(w.loan_id.clone())
-                            .push_bind(s.version)
-                            .push_bind(s.day.clone())
-                            .push_bind(s.engine.clone())
-                            .push_bind(w.at.clone());
-                    });
-                    q.push(" ON CONFLICT (loan_id, version) DO NOTHING");
+                    let mut q = sqlx::QueryBuilder::<$db>::new("");
+                    Self::push_snapshots(&mut q, chunk);
                     q.build().execute(&mut **tx).await.map_err(db_err)?;
-                    // Run after the insert, so it sees the new snapshots: keep `SNAPSHOTS_KEPT`.
-                    let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                        "DELETE FROM loan_snapshots WHERE version < (SELECT k.version FROM loan_snapshots k \
-                         WHERE k.loan_id = loan_snapshots.loan_id ORDER BY k.version DESC LIMIT 1 OFFSET {}) \
-                         AND version NOT IN (SELECT MAX(b.version) FROM loan_snapshots b \
-                         WHERE b.loan_id = loan_snapshots.loan_id GROUP BY b.version / {SNAPSHOT_BLOCK}) \
-                         AND loan_id IN (",
-                        SNAPSHOTS_KEPT - 1
-                    ));
-                    let mut ids = q.separated(", ");
-                    for (w, _) in chunk {
-                        ids.push_bind(w.loan_id.clone());
-                    }
-                    q.push(")");
+                    let mut q = sqlx::QueryBuilder::<$db>::new("");
+                    Self::push_prune_loans(&mut q, chunk.iter().map(|(w, _)| w.loan_id.as_str()));
                     q.build().execute(&mut **tx).await.map_err(db_err)?;
                 }
                 Ok(())

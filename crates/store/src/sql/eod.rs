@@ -18,7 +18,7 @@ use super::{PgStore, SqliteStore, db_err};
 use crate::gl::check_balanced;
 use crate::{
     AuditEntry, ChunkWrite, EOD_PARTITIONS, Eod, EodLoan, EodProgress, EodRun, Projection,
-    RUN_DONE, RUN_RUNNING, SNAPSHOT_BLOCK, SNAPSHOTS_KEPT, StoreError,
+    RUN_DONE, RUN_RUNNING, StoreError,
 };
 
 /// Rows per multi-row statement: at most 9 bound values a row, so under 32,766 per statement.
@@ -182,19 +182,8 @@ macro_rules! sql_eod {
                     q.push(" ON CONFLICT (loan_id, version) DO NOTHING");
                     written += q.build().execute(&mut **tx).await.map_err(db_err)?.rows_affected();
                     // As a command prunes: the newest `SNAPSHOTS_KEPT`, and the newest of each block.
-                    let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                        "DELETE FROM loan_snapshots WHERE version < (SELECT k.version FROM loan_snapshots k \
-                         WHERE k.loan_id = loan_snapshots.loan_id ORDER BY k.version DESC LIMIT 1 OFFSET {}) \
-                         AND version NOT IN (SELECT MAX(b.version) FROM loan_snapshots b \
-                         WHERE b.loan_id = loan_snapshots.loan_id GROUP BY b.version / {SNAPSHOT_BLOCK}) \
-                         AND loan_id IN (",
-                        SNAPSHOTS_KEPT - 1
-                    ));
-                    let mut ids = q.separated(", ");
-                    for (loan_id, _) in batch {
-                        ids.push_bind(loan_id.clone());
-                    }
-                    q.push(")");
+                    let mut q = sqlx::QueryBuilder::<$db>::new("");
+                    Self::push_prune_loans(&mut q, batch.iter().map(|(loan_id, _)| loan_id.as_str()));
                     q.build().execute(&mut **tx).await.map_err(db_err)?;
                 }
                 Ok(written)
