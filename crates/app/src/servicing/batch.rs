@@ -294,10 +294,16 @@ impl App {
                     self.keep_snapshot(&loan_id, s);
                 }
             }
-            // A command reached one of the loans meanwhile: each item decides again on its own.
+            // A command reached one of the loans meanwhile: every item of the chunk decides
+            // again on its own, on the loan as it is now (what was unchanged or refused on the
+            // state read before may not be any more).
             Err(e @ (StoreError::VersionConflict { .. } | StoreError::Retryable(_))) => {
                 tracing::info!("a batch chunk lost a race ({e}); its items post one by one");
-                done.singly.extend(posted);
+                done.results.clear();
+                done.singly = chunk
+                    .iter()
+                    .flat_map(|(_, idx)| idx.iter().copied())
+                    .collect();
             }
             Err(e) => return Err(e.into()),
         }
